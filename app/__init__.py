@@ -1,0 +1,32 @@
+"""The reference application: projects and tasks, served from ``openapi.yaml``."""
+
+from __future__ import annotations
+
+import connexion
+
+from app.config import SPEC_PATH, Settings, load_settings
+from app.extensions import db, init_extensions
+from runtime.app import build_app
+from runtime.logging import configure_logging
+
+
+def create_app(settings: Settings | None = None) -> connexion.FlaskApp:
+    """Build the ASGI app; nothing here runs at import time.
+
+    Migrations are not run here: ``gunicorn.conf.py`` runs them once in the master process
+    (``scripts/migrate.py`` does the same by hand), so workers never race each other."""
+    settings = settings or load_settings()
+    configure_logging(level=settings.log_level, json=settings.log_json)
+    init_extensions(settings)
+
+    from app.modules.operations import OPERATIONS
+
+    app = build_app(
+        import_name=__name__,
+        spec_path=SPEC_PATH,
+        operations=OPERATIONS,
+        settings=settings,
+    )
+    db.init_app(app.app)
+    app.app.config["SETTINGS"] = settings
+    return app

@@ -1,0 +1,25 @@
+"""The reference application's settings: the runtime's, plus what this app adds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from runtime.settings import RuntimeSettings
+
+ROOT = Path(__file__).resolve().parent.parent
+SPEC_PATH = ROOT / "openapi.yaml"
+DEFAULT_SQLITE_PATH = ROOT / "var" / "app.db"
+
+
+class Settings(RuntimeSettings):
+    """Read from the environment (and ``NAME_FILE`` secrets) once, at start-up."""
+
+    service_name: str = "projects-api"
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        return self.effective_database_url(DEFAULT_SQLITE_PATH)
+
+
+def load_settings() -> Settings:
+    return Settings()

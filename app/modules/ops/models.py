@@ -1,0 +1,1 @@
+"""The ops domain keeps no data of its own."""

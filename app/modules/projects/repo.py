@@ -1,0 +1,42 @@
+"""Every query of the projects domain."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import select, tuple_
+from sqlalchemy.orm import Session
+
+from app.modules.projects.models import Project
+
+
+class ProjectRepo:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, *, name: str, description: str | None) -> Project:
+        project = Project(name=name, description=description)
+        self.session.add(project)
+        self.session.flush()
+        return project
+
+    def get(self, project_id: uuid.UUID) -> Project | None:
+        return self.session.get(Project, project_id)
+
+    def list_page(
+        self, *, limit: int, after: tuple[datetime, uuid.UUID] | None = None
+    ) -> Sequence[Project]:
+        """Newest first; ``after`` is the (created_at, id) of the last item already seen."""
+        query = select(Project).order_by(Project.created_at.desc(), Project.id.desc())
+        if after is not None:
+            query = query.where(tuple_(Project.created_at, Project.id) < tuple_(*after))
+        return self.session.scalars(query.limit(limit)).all()
+
+    def delete(self, project: Project) -> None:
+        self.session.delete(project)
+        self.session.flush()
+
+    def flush(self) -> None:
+        self.session.flush()

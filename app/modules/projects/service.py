@@ -1,0 +1,84 @@
+"""Business rules of the projects domain. Hand-owned: ``python -m codegen`` never rewrites it."""
+
+from __future__ import annotations
+
+from app.common.errors import ProjectNotFound
+from app.common.utils import API_PREFIX, as_utc, cursor_position, link_header, split_page
+from app.extensions import db
+from app.modules.components import Project, ProjectPage
+from app.modules.projects import models
+from app.modules.projects.repo import ProjectRepo
+from app.modules.projects.schemas import (
+    CreateProject201,
+    CreateProject201Headers,
+    CreateProjectRequest,
+    DeleteProject204,
+    DeleteProjectRequest,
+    GetProject200,
+    GetProjectRequest,
+    ListProjects200,
+    ListProjects200Headers,
+    ListProjectsRequest,
+    UpdateProject200,
+    UpdateProjectRequest,
+)
+from runtime.pagination import next_link
+
+
+def to_project(row: models.Project) -> Project:
+    return Project(
+        id=row.id,
+        name=row.name,
+        description=row.description,
+        created_at=as_utc(row.created_at),
+        updated_at=as_utc(row.updated_at),
+    )
+
+
+class ProjectsServiceImpl:
+    def __init__(self, repo: ProjectRepo) -> None:
+        self.repo = repo
+
+    def _get(self, project_id: object) -> models.Project:
+        project = self.repo.get(project_id)  # type: ignore[arg-type]
+        if project is None:
+            raise ProjectNotFound(f"There is no project {project_id}.")
+        return project
+
+    def list_projects(self, request: ListProjectsRequest) -> ListProjects200:
+        query = request.query
+        rows = self.repo.list_page(limit=query.limit + 1, after=cursor_position(query.cursor))
+        page, cursor = split_page(rows, query.limit)
+        url = next_link(f"{API_PREFIX}/projects", {"limit": query.limit}, cursor)
+        return ListProjects200(
+            body=ProjectPage(items=[to_project(p) for p in page], next=url),
+            headers=ListProjects200Headers(link=link_header(url)),
+        )
+
+    def create_project(self, request: CreateProjectRequest) -> CreateProject201:
+        project = self.repo.add(name=request.body.name, description=request.body.description)
+        return CreateProject201(
+            body=to_project(project),
+            headers=CreateProject201Headers(location=f"{API_PREFIX}/projects/{project.id}"),
+        )
+
+    def get_project(self, request: GetProjectRequest) -> GetProject200:
+        return GetProject200(body=to_project(self._get(request.path.project_id)))
+
+    def update_project(self, request: UpdateProjectRequest) -> UpdateProject200:
+        project = self._get(request.path.project_id)
+        changes = request.body.model_dump(exclude_unset=True)
+        if "name" in changes and changes["name"] is None:
+            changes.pop("name")
+        for field, value in changes.items():
+            setattr(project, field, value)
+        self.repo.flush()
+        return UpdateProject200(body=to_project(project))
+
+    def delete_project(self, request: DeleteProjectRequest) -> DeleteProject204:
+        self.repo.delete(self._get(request.path.project_id))
+        return DeleteProject204()
+
+
+def get_service() -> ProjectsServiceImpl:
+    return ProjectsServiceImpl(ProjectRepo(db.session))

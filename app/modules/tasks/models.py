@@ -1,0 +1,27 @@
+"""Tables of the tasks domain."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Uuid
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.common.orm import Base, TimestampedMixin
+
+STATUSES = ("todo", "doing", "done")
+
+
+class Task(TimestampedMixin, Base):
+    __tablename__ = "tasks"
+
+    project_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("projects.id", ondelete="CASCADE")
+    )
+    title: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16), default="todo")
+
+    __table_args__ = (
+        CheckConstraint("status IN ('todo', 'doing', 'done')", name="status"),
+        Index("ix_tasks_project_id_created_at_id", "project_id", "created_at", "id"),
+    )

@@ -1,0 +1,54 @@
+"""Every query of the tasks domain."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import select, tuple_
+from sqlalchemy.orm import Session
+
+from app.modules.tasks.models import Task
+
+
+class TaskRepo:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, *, project_id: uuid.UUID, title: str) -> Task:
+        task = Task(project_id=project_id, title=title, status="todo")
+        self.session.add(task)
+        self.session.flush()
+        return task
+
+    def get(self, project_id: uuid.UUID, task_id: uuid.UUID) -> Task | None:
+        task = self.session.get(Task, task_id)
+        return task if task is not None and task.project_id == project_id else None
+
+    def list_page(
+        self,
+        *,
+        project_id: uuid.UUID,
+        limit: int,
+        status: str | None = None,
+        after: tuple[datetime, uuid.UUID] | None = None,
+    ) -> Sequence[Task]:
+        """Oldest first; ``after`` is the (created_at, id) of the last item already seen."""
+        query = (
+            select(Task)
+            .where(Task.project_id == project_id)
+            .order_by(Task.created_at, Task.id)
+        )
+        if status is not None:
+            query = query.where(Task.status == status)
+        if after is not None:
+            query = query.where(tuple_(Task.created_at, Task.id) > tuple_(*after))
+        return self.session.scalars(query.limit(limit)).all()
+
+    def delete(self, task: Task) -> None:
+        self.session.delete(task)
+        self.session.flush()
+
+    def flush(self) -> None:
+        self.session.flush()

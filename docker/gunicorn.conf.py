@@ -1,0 +1,45 @@
+"""Gunicorn settings for the API: the README, the Dockerfile and CI all serve through this file.
+
+Every value can be overridden from the environment (``BIND``, ``WEB_CONCURRENCY``, ...)."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from typing import Any
+
+from app.config import load_settings
+from runtime.logging import configure_logging, logging_config
+
+_settings = load_settings()
+
+wsgi_app = "app:create_app()"
+# WHY: Connexion 3 is ASGI; `uvicorn.workers` is deprecated in favour of the uvicorn-worker package.
+worker_class = "uvicorn_worker.UvicornWorker"
+bind = [_settings.bind]
+# WHY: one process per core; each runs Flask handlers in Connexion's thread pool, and the
+# database pool (DB_POOL_SIZE + DB_MAX_OVERFLOW) is sized to cover that pool's 10 threads.
+workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count()))
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
+graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "30"))
+keepalive = 5
+max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "5000"))
+max_requests_jitter = int(os.environ.get("GUNICORN_MAX_REQUESTS_JITTER", "500"))
+# WHY: the runtime's middleware writes one JSON access line per request with the request id;
+# Gunicorn's and uvicorn's own access logs would duplicate it without the id.
+accesslog = None
+errorlog = "-"
+loglevel = _settings.log_level.lower()
+logconfig_dict = logging_config(level=_settings.log_level, json=_settings.log_json)
+proc_name = _settings.service_name
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+
+
+def on_starting(server: Any) -> None:
+    """Migrate once, in the master, before any worker serves (development and when asked)."""
+    configure_logging(level=_settings.log_level, json=_settings.log_json)
+    if _settings.auto_migrate_enabled:
+        from app.migrate import upgrade
+
+        upgrade(_settings.sqlalchemy_url)
+        server.log.info("database migrated")

@@ -1,0 +1,143 @@
+"""Builds the Connexion ``FlaskApp`` from a spec, the generated registry and settings."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import connexion
+import structlog
+from connexion.exceptions import ProblemException
+from connexion.lifecycle import ConnexionRequest, ConnexionResponse
+from connexion.middleware import MiddlewarePosition
+from connexion.options import SwaggerUIOptions
+from starlette.exceptions import HTTPException
+
+from runtime.errors import (
+    PROBLEM_JSON,
+    NotImplementedYet,
+    Problem,
+    ServiceUnavailable,
+    ValidationProblem,
+    problem_for_status,
+)
+from runtime.logging import get_logger
+from runtime.middleware import RequestContextMiddleware
+from runtime.routing import OperationResolver
+from runtime.settings import RuntimeSettings
+from runtime.validation import VALIDATOR_MAP
+
+log = get_logger("runtime.errors")
+
+API_HEADERS = (("X-Content-Type-Options", "nosniff"), ("Cache-Control", "no-store"))
+
+
+def _dependency_errors() -> tuple[type[BaseException], ...]:
+    """Errors that mean a dependency is down or overloaded: a 503 the client may retry."""
+    import redis.exceptions
+    import sqlalchemy.exc
+
+    return (
+        sqlalchemy.exc.OperationalError,
+        sqlalchemy.exc.TimeoutError,
+        sqlalchemy.exc.InterfaceError,
+        redis.exceptions.ConnectionError,
+        redis.exceptions.TimeoutError,
+    )
+
+
+def problem_response(request: ConnexionRequest, problem: Problem) -> ConnexionResponse:
+    request_id = request.scope.get("state", {}).get("request_id")
+    return ConnexionResponse(
+        status_code=problem.status,
+        mimetype=PROBLEM_JSON,
+        content_type=PROBLEM_JSON,
+        body=problem.to_json(instance=request.url.path, request_id=request_id),
+        headers=problem.headers,
+    )
+
+
+def _from_connexion(exc: ProblemException) -> Problem:
+    # WHY: Connexion raises these for media types, missing bodies and auth before our
+    # validators run; they get our problem shape and type URIs, not Connexion's about:blank.
+    problem = problem_for_status(exc.status, exc.detail, headers=exc.headers or None)
+    if exc.status == 400 and exc.detail:
+        return ValidationProblem(exc.detail)
+    return problem
+
+
+def handle_problem(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
+    if isinstance(exc, Problem):
+        problem = exc
+    elif isinstance(exc, ProblemException):
+        problem = _from_connexion(exc)
+    elif isinstance(exc, HTTPException):
+        problem = problem_for_status(exc.status_code, exc.detail, headers=exc.headers)
+    else:
+        problem = problem_for_status(500)
+    if problem.status >= 500:
+        log.error("problem", status=problem.status, kind=problem.kind, detail=problem.detail)
+    else:
+        log.info("problem", status=problem.status, kind=problem.kind, errors=len(problem.errors))
+    return problem_response(request, problem)
+
+
+def handle_dependency_down(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
+    log.error("dependency_unavailable", error=type(exc).__name__)
+    return problem_response(request, ServiceUnavailable("A dependency is unavailable; retry later."))
+
+
+def handle_not_implemented(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
+    return problem_response(request, NotImplementedYet(str(exc) or None))
+
+
+def handle_unexpected(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
+    # WHY: the traceback goes to the log only; the client learns the request id, no internals.
+    log.error("unhandled_exception", exc_info=exc)
+    return problem_response(request, problem_for_status(500, "An unexpected error occurred."))
+
+
+def install_error_handlers(app: connexion.FlaskApp) -> None:
+    app.add_error_handler(Problem, handle_problem)
+    app.add_error_handler(ProblemException, handle_problem)
+    app.add_error_handler(HTTPException, handle_problem)
+    for error in _dependency_errors():
+        app.add_error_handler(error, handle_dependency_down)
+    app.add_error_handler(NotImplementedError, handle_not_implemented)
+    app.add_error_handler(Exception, handle_unexpected)
+
+
+def build_app(
+    *,
+    import_name: str,
+    spec_path: Path,
+    operations: Mapping[str, str],
+    settings: RuntimeSettings,
+    arguments: Mapping[str, Any] | None = None,
+) -> connexion.FlaskApp:
+    """A Connexion ``FlaskApp`` with problem+json errors, request ids, and all-errors validation."""
+    app = connexion.FlaskApp(
+        import_name,
+        specification_dir=str(spec_path.parent),
+        swagger_ui_options=SwaggerUIOptions(
+            swagger_ui=settings.swagger_ui_enabled, swagger_ui_path="/ui"
+        ),
+    )
+    app.add_middleware(
+        RequestContextMiddleware,
+        position=MiddlewarePosition.BEFORE_EXCEPTION,
+        extra_headers=API_HEADERS,
+    )
+    app.add_api(
+        spec_path.name,
+        resolver=OperationResolver(operations),
+        strict_validation=True,
+        validate_responses=settings.validate_responses,
+        validator_map=VALIDATOR_MAP,
+        pythonic_params=False,
+        arguments=dict(arguments or {}),
+    )
+    install_error_handlers(app)
+    structlog.get_logger("runtime").debug("app_built", operations=len(operations))
+    return app

@@ -1,0 +1,79 @@
+"""Pure ASGI middleware that must also see error responses: request id, access log, headers."""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from collections.abc import Iterable
+
+import structlog
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from runtime.logging import get_logger
+
+REQUEST_ID_HEADER = "x-request-id"
+_WELL_FORMED_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
+
+access_log = get_logger("runtime.access")
+
+
+def accept_request_id(value: str | None) -> str:
+    """The caller's id when it is safe to log and echo, otherwise a new one."""
+    if value and _WELL_FORMED_ID.fullmatch(value):
+        return value
+    return uuid.uuid4().hex
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", ()):
+        if key == name:
+            return bytes(value).decode("latin-1")
+    return None
+
+
+class RequestContextMiddleware:
+    """Gives each request an id, binds it to every log line, echoes it, and logs the access.
+
+    WHY: pure ASGI rather than BaseHTTPMiddleware, which buffers bodies and breaks contextvars."""
+
+    def __init__(self, app: ASGIApp, *, extra_headers: Iterable[tuple[str, str]] = ()) -> None:
+        self.app = app
+        self.extra_headers = [(k.lower().encode(), v.encode()) for k, v in extra_headers]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = accept_request_id(_header(scope, b"x-request-id"))
+        scope.setdefault("state", {})["request_id"] = request_id
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+        started = time.perf_counter()
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = [
+                    (k, v) for k, v in message.get("headers", ()) if k.lower() != b"x-request-id"
+                ]
+                headers.append((b"x-request-id", request_id.encode()))
+                present = {k.lower() for k, _ in headers}
+                headers.extend((k, v) for k, v in self.extra_headers if k not in present)
+                message["headers"] = headers
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            access_log.info(
+                "request",
+                method=scope.get("method"),
+                path=scope.get("path"),
+                status=status,
+                duration_ms=round((time.perf_counter() - started) * 1000, 2),
+                client=(scope.get("client") or (None,))[0],
+            )
+            structlog.contextvars.clear_contextvars()

@@ -1,0 +1,24 @@
+"""A Redis client whose waits are bounded and whose retries are explicit."""
+
+from __future__ import annotations
+
+import redis
+from redis.backoff import ExponentialBackoff
+from redis.retry import Retry
+
+
+def make_redis(
+    url: str, *, socket_timeout_s: float = 0.5, connect_timeout_s: float = 0.5, retries: int = 2
+) -> redis.Redis:
+    # WHY: redis-py retries up to 10 times by default; a request has a deadline, so a few
+    # quick retries with backoff and then a fast failure (503) are better than a stall.
+    client: redis.Redis = redis.Redis.from_url(
+        url,
+        socket_timeout=socket_timeout_s,
+        socket_connect_timeout=connect_timeout_s,
+        retry=Retry(ExponentialBackoff(cap=0.2, base=0.02), retries),
+        retry_on_error=[redis.exceptions.ConnectionError, redis.exceptions.TimeoutError],
+        health_check_interval=30,
+        decode_responses=True,
+    )
+    return client

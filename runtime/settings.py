@@ -1,0 +1,116 @@
+"""Typed settings, validated once at start-up; secrets may come from ``NAME_FILE`` files."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+Environment = Literal["development", "test", "production"]
+
+
+class FileSecretsSource(PydanticBaseSettingsSource):
+    """Reads ``NAME_FILE`` (a path, as Docker and Kubernetes mount secrets) for any setting ``NAME``."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        path = os.environ.get(f"{field_name.upper()}_FILE")
+        if not path:
+            return None, field_name, False
+        try:
+            return Path(path).read_text(encoding="utf-8").strip(), field_name, False
+        except OSError as exc:
+            raise ValueError(
+                f"Setting {field_name.upper()}_FILE points to {path!r}, which cannot be read: "
+                f"{exc.strerror}."
+            ) from None
+
+    def __call__(self) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        for name, field in self.settings_cls.model_fields.items():
+            value, key, _ = self.get_field_value(field, name)
+            if value is not None:
+                values[key] = value
+        return values
+
+
+class RuntimeSettings(BaseSettings):
+    """What every service built on the runtime can be told through its environment."""
+
+    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", frozen=True)
+
+    environment: Environment = "development"
+    service_name: str = "api"
+    bind: str = "127.0.0.1:8000"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_json: bool = True
+
+    database_url: str | None = None
+    db_pool_size: int = Field(10, ge=1, le=200)
+    db_max_overflow: int = Field(5, ge=0, le=200)
+    db_pool_timeout_s: float = Field(5.0, gt=0, le=60)
+    db_statement_timeout_ms: int = Field(5000, ge=100, le=600_000)
+    db_connect_timeout_s: int = Field(5, ge=1, le=60)
+    auto_migrate: bool | None = None
+
+    redis_url: str | None = None
+    redis_socket_timeout_s: float = Field(0.5, gt=0, le=30)
+    redis_connect_timeout_s: float = Field(0.5, gt=0, le=30)
+    redis_retries: int = Field(2, ge=0, le=10)
+
+    swagger_ui: bool | None = None
+    validate_responses: bool = False
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        assert isinstance(env_settings, EnvSettingsSource)
+        return init_settings, env_settings, FileSecretsSource(settings_cls)
+
+    @model_validator(mode="after")
+    def _production_is_explicit(self) -> RuntimeSettings:
+        if self.environment != "production":
+            return self
+        problems = []
+        if not self.database_url:
+            problems.append("DATABASE_URL is missing; production needs PostgreSQL.")
+        elif self.database_url.startswith("sqlite"):
+            problems.append("DATABASE_URL points at SQLite; production needs PostgreSQL.")
+        if not self.redis_url:
+            problems.append("REDIS_URL is missing; production needs Redis.")
+        if problems:
+            raise ValueError(" ".join(problems))
+        return self
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment == "production"
+
+    @property
+    def swagger_ui_enabled(self) -> bool:
+        return (not self.is_production) if self.swagger_ui is None else self.swagger_ui
+
+    @property
+    def auto_migrate_enabled(self) -> bool:
+        return (self.environment == "development") if self.auto_migrate is None else self.auto_migrate
+
+    def effective_database_url(self, default_sqlite_path: Path) -> str:
+        """The configured URL, or an embedded SQLite file for development."""
+        if self.database_url:
+            return self.database_url
+        default_sqlite_path.parent.mkdir(parents=True, exist_ok=True)
+        return f"sqlite:///{default_sqlite_path}"

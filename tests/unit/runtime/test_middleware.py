@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+import structlog
+from starlette.types import Message, Receive, Scope, Send
+
+from runtime.middleware import RequestContextMiddleware, accept_request_id
+
+
+@pytest.mark.parametrize("value", ["abc-123", "req.1:2_3", "A" * 128])
+def test_a_well_formed_request_id_is_kept(value: str) -> None:
+    assert accept_request_id(value) == value
+
+
+@pytest.mark.parametrize("value", [None, "", "has space", "x" * 129, "evil\nlog", "-leading"])
+def test_anything_else_gets_a_fresh_id(value: str | None) -> None:
+    fresh = accept_request_id(value)
+    assert fresh != value and len(fresh) == 32
+
+
+def run(app: RequestContextMiddleware, headers: list[tuple[bytes, bytes]]) -> list[Message]:
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b""}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    scope: Scope = {"type": "http", "method": "GET", "path": "/x", "headers": headers}
+    asyncio.run(app(scope, receive, send))
+    return sent
+
+
+def test_the_id_is_echoed_bound_to_logs_and_security_headers_added(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    seen: dict[str, object] = {}
+
+    async def inner(scope: Scope, receive: Receive, send: Send) -> None:
+        seen.update(structlog.contextvars.get_contextvars())
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    app = RequestContextMiddleware(inner, extra_headers=[("X-Content-Type-Options", "nosniff")])
+    sent = run(app, [(b"x-request-id", b"req-42")])
+    headers = dict(sent[0]["headers"])
+    assert headers[b"x-request-id"] == b"req-42"
+    assert headers[b"x-content-type-options"] == b"nosniff"
+    assert seen["request_id"] == "req-42"
+    assert structlog.contextvars.get_contextvars() == {}
+
+
+def test_the_access_line_records_status_even_when_the_app_fails(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from runtime.logging import configure_logging
+
+    configure_logging(level="INFO", json=True)
+
+    async def failing(scope: Scope, receive: Receive, send: Send) -> None:
+        raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        run(RequestContextMiddleware(failing), [])
+    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
+    access = [line for line in lines if line.get("event") == "request"]
+    assert access and access[-1]["status"] == 500 and access[-1]["path"] == "/x"

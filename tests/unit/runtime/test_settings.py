@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from runtime.settings import RuntimeSettings
+
+
+def test_defaults_suit_development(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in ("DATABASE_URL", "REDIS_URL", "ENVIRONMENT"):
+        monkeypatch.delenv(name, raising=False)
+    settings = RuntimeSettings()
+    assert settings.environment == "development"
+    assert settings.swagger_ui_enabled and settings.auto_migrate_enabled
+    assert settings.effective_database_url(tmp_path / "var" / "app.db").startswith("sqlite:///")
+
+
+def test_production_refuses_sqlite_and_missing_redis_naming_each_setting() -> None:
+    with pytest.raises(ValidationError) as caught:
+        RuntimeSettings(environment="production", database_url="sqlite:///x.db")
+    message = str(caught.value)
+    assert "DATABASE_URL points at SQLite" in message
+    assert "REDIS_URL is missing" in message
+
+
+def test_production_with_postgres_and_redis_starts_without_swagger_ui() -> None:
+    settings = RuntimeSettings(
+        environment="production",
+        database_url="postgresql+psycopg2://db/app",
+        redis_url="redis://cache:6379/0",
+    )
+    assert not settings.swagger_ui_enabled
+    assert not settings.auto_migrate_enabled
+
+
+def test_a_setting_can_come_from_a_mounted_secret_file(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    secret = tmp_path / "database_url"
+    secret.write_text("postgresql+psycopg2://from-file/app\n")
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.setenv("DATABASE_URL_FILE", str(secret))
+    assert RuntimeSettings().database_url == "postgresql+psycopg2://from-file/app"
+
+
+def test_an_unreadable_secret_file_is_named_in_the_error(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("REDIS_URL_FILE", str(tmp_path / "missing"))
+    with pytest.raises(ValueError, match="REDIS_URL_FILE"):
+        RuntimeSettings()
+
+
+def test_invalid_values_are_refused_at_start_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DB_POOL_SIZE", "0")
+    with pytest.raises(ValidationError, match="db_pool_size"):
+        RuntimeSettings()
