@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+import functools
+import re
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import connexion
 import structlog
+import yaml
 from connexion.exceptions import ProblemException
 from connexion.lifecycle import ConnexionRequest, ConnexionResponse
 from connexion.middleware import MiddlewarePosition
@@ -16,6 +20,7 @@ from starlette.exceptions import HTTPException
 
 from runtime.errors import (
     PROBLEM_JSON,
+    FieldError,
     NotImplementedYet,
     Problem,
     ServiceUnavailable,
@@ -63,11 +68,39 @@ def _from_connexion(exc: ProblemException) -> Problem:
     # validators run; they get our problem shape and type URIs, not Connexion's about:blank.
     problem = problem_for_status(exc.status, exc.detail, headers=exc.headers or None)
     if exc.status == 400 and exc.detail:
-        return ValidationProblem(exc.detail)
+        return ValidationProblem(errors=[FieldError("#", exc.detail)])
     return problem
 
 
-def handle_problem(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
+class AllowedMethods:
+    """The methods the spec documents for each path, for the ``Allow`` header of a 405.
+
+    WHY: Starlette's router answers 405 with the methods of the first route that matched the
+    path only (e.g. GET but not POST); the spec knows them all."""
+
+    HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+
+    def __init__(self, spec: Mapping[str, Any]) -> None:
+        servers = spec.get("servers") or [{"url": ""}]
+        base = urlsplit(servers[0].get("url", "")).path.rstrip("/")
+        self._routes: list[tuple[re.Pattern[str], str]] = []
+        for template, item in spec.get("paths", {}).items():
+            methods = [m.upper() for m in self.HTTP_METHODS if m in item]
+            if "GET" in methods and "HEAD" not in methods:
+                methods.append("HEAD")
+            pattern = re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(base + template))
+            self._routes.append((re.compile(pattern + "/?"), ", ".join(sorted(methods))))
+
+    def for_path(self, path: str) -> str | None:
+        for pattern, methods in self._routes:
+            if pattern.fullmatch(path):
+                return methods
+        return None
+
+
+def handle_problem(
+    request: ConnexionRequest, exc: Exception, allowed: AllowedMethods | None = None
+) -> ConnexionResponse:
     if isinstance(exc, Problem):
         problem = exc
     elif isinstance(exc, ProblemException):
@@ -76,6 +109,10 @@ def handle_problem(request: ConnexionRequest, exc: Exception) -> ConnexionRespon
         problem = problem_for_status(exc.status_code, exc.detail, headers=exc.headers)
     else:
         problem = problem_for_status(500)
+    if problem.status == 405 and allowed is not None:
+        allow = allowed.for_path(request.url.path)
+        if allow:
+            problem.headers["Allow"] = allow
     if problem.status >= 500:
         log.error("problem", status=problem.status, kind=problem.kind, detail=problem.detail)
     else:
@@ -98,10 +135,11 @@ def handle_unexpected(request: ConnexionRequest, exc: Exception) -> ConnexionRes
     return problem_response(request, problem_for_status(500, "An unexpected error occurred."))
 
 
-def install_error_handlers(app: connexion.FlaskApp) -> None:
-    app.add_error_handler(Problem, handle_problem)
-    app.add_error_handler(ProblemException, handle_problem)
-    app.add_error_handler(HTTPException, handle_problem)
+def install_error_handlers(app: connexion.FlaskApp, allowed: AllowedMethods | None = None) -> None:
+    problems = functools.partial(handle_problem, allowed=allowed)
+    app.add_error_handler(Problem, problems)
+    app.add_error_handler(ProblemException, problems)
+    app.add_error_handler(HTTPException, problems)
     for error in _dependency_errors():
         app.add_error_handler(error, handle_dependency_down)
     app.add_error_handler(NotImplementedError, handle_not_implemented)
@@ -138,6 +176,7 @@ def build_app(
         pythonic_params=False,
         arguments=dict(arguments or {}),
     )
-    install_error_handlers(app)
+    allowed = AllowedMethods(yaml.safe_load(spec_path.read_text(encoding="utf-8")))
+    install_error_handlers(app, allowed)
     structlog.get_logger("runtime").debug("app_built", operations=len(operations))
     return app

@@ -14,7 +14,7 @@ from app.extensions import db
 
 
 def make_settings(**overrides: Any) -> Settings:
-    values: dict[str, Any] = {"environment": "test", "log_json": True, **overrides}
+    values: dict[str, Any] = {"environment": "test", "validate_responses": True, **overrides}
     return Settings(**values)
 
 

@@ -1,0 +1,50 @@
+"""Whole flows over HTTP against Gunicorn, started as the README starts it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import httpx
+
+from tests.server import running_server
+
+
+def test_the_default_setup_serves_on_sqlite_without_any_configuration(tmp_path: Path) -> None:
+    env = {"ENVIRONMENT": "development"}
+    with running_server(env, tmp_path / "server.log") as server:
+        created = httpx.post(f"{server.api}/projects", json={"name": "On SQLite"}, timeout=10)
+        assert created.status_code == 201, created.text
+        fetched = httpx.get(f"{server.base_url}{created.headers['location']}", timeout=10)
+        assert fetched.json()["name"] == "On SQLite"
+        ready = httpx.get(f"{server.api}/readyz", timeout=10).json()
+        assert ready == {"status": "ok", "checks": {"database": "ok", "redis": "skipped"}}
+
+
+def test_a_project_and_task_flow_on_postgres_and_redis(
+    tmp_path: Path, clean_postgres: str, clean_redis: str
+) -> None:
+    env = {"ENVIRONMENT": "test", "DATABASE_URL": clean_postgres, "REDIS_URL": clean_redis}
+    with running_server(env, tmp_path / "server.log") as server, httpx.Client(
+        base_url=server.api, timeout=10
+    ) as http:
+        assert http.get("/readyz").json()["checks"] == {"database": "ok", "redis": "ok"}
+        project = http.post("/projects", json={"name": "Launch"}).json()
+        tasks_url = f"/projects/{project['id']}/tasks"
+        task = http.post(tasks_url, json={"title": "Write copy"}).json()
+        assert task["status"] == "todo"
+        for status in ("doing", "done"):
+            moved = http.patch(f"{tasks_url}/{task['id']}", json={"status": status})
+            assert moved.status_code == 200 and moved.json()["status"] == status
+        back = http.patch(f"{tasks_url}/{task['id']}", json={"status": "todo"})
+        assert back.status_code == 409
+        listed = http.get(tasks_url, params={"status": "done"}).json()
+        assert [t["id"] for t in listed["items"]] == [task["id"]]
+        traced = http.get(f"/projects/{project['id']}", headers={"X-Request-ID": "e2e-trace-1"})
+        assert traced.headers["x-request-id"] == "e2e-trace-1"
+        assert http.delete(f"/projects/{project['id']}").status_code == 204
+        assert http.get(f"/projects/{project['id']}").status_code == 404
+    lines = [json.loads(line) for line in server.log().splitlines() if line.startswith("{")]
+    access = [line for line in lines if line.get("event") == "request"]
+    assert any(line["request_id"] == "e2e-trace-1" and line["status"] == 200 for line in access)
+    assert all("request_id" in line for line in access)
