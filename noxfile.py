@@ -9,7 +9,6 @@ nox.options.sessions = ["lint", "codegen", "tests"]
 nox.needs_version = ">=2024.10"
 
 
-
 def install(session: nox.Session, *groups: str) -> None:
     session.install("--upgrade", "pip>=25.1")
     session.install("-e", ".[codegen]", *(arg for g in groups for arg in ("--group", g)))

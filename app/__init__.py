@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import connexion
 
-from app.config import SPEC_PATH, Settings, load_settings
+from app.config import Settings, load_settings
 from app.extensions import db, init_extensions
 from runtime.app import build_app
 from runtime.logging import configure_logging
@@ -23,7 +23,7 @@ def create_app(settings: Settings | None = None) -> connexion.FlaskApp:
 
     app = build_app(
         import_name=__name__,
-        spec_path=SPEC_PATH,
+        spec_path=settings.openapi_spec,
         operations=OPERATIONS,
         settings=settings,
     )

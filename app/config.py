@@ -7,7 +7,6 @@ from pathlib import Path
 from runtime.settings import RuntimeSettings
 
 ROOT = Path(__file__).resolve().parent.parent
-SPEC_PATH = ROOT / "openapi.yaml"
 DEFAULT_SQLITE_PATH = ROOT / "var" / "app.db"
 
 
@@ -15,6 +14,8 @@ class Settings(RuntimeSettings):
     """Read from the environment (and ``NAME_FILE`` secrets) once, at start-up."""
 
     service_name: str = "projects-api"
+    # WHY: an installed package (the container) has no repo root beside it; the image sets this.
+    openapi_spec: Path = ROOT / "openapi.yaml"
 
     @property
     def sqlalchemy_url(self) -> str:

@@ -6,7 +6,14 @@ Public surface: :func:`build_app`, :class:`RuntimeSettings`, the problem types i
 
 from runtime.app import build_app
 from runtime.db import Database, make_engine
-from runtime.errors import Conflict, FieldError, NotFound, Problem, ServiceUnavailable, ValidationProblem
+from runtime.errors import (
+    Conflict,
+    FieldError,
+    NotFound,
+    Problem,
+    ServiceUnavailable,
+    ValidationProblem,
+)
 from runtime.logging import configure_logging, get_logger
 from runtime.redis_client import make_redis
 from runtime.settings import RuntimeSettings

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 import functools
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -122,7 +122,9 @@ def handle_problem(
 
 def handle_dependency_down(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
     log.error("dependency_unavailable", error=type(exc).__name__)
-    return problem_response(request, ServiceUnavailable("A dependency is unavailable; retry later."))
+    return problem_response(
+        request, ServiceUnavailable("A dependency is unavailable; retry later.")
+    )
 
 
 def handle_not_implemented(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:

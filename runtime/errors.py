@@ -55,7 +55,9 @@ class Problem(Exception):
     def type(self) -> str:
         return TYPE_BASE + self.kind
 
-    def to_dict(self, *, instance: str | None = None, request_id: str | None = None) -> dict[str, Any]:
+    def to_dict(
+        self, *, instance: str | None = None, request_id: str | None = None
+    ) -> dict[str, Any]:
         body: dict[str, Any] = {"type": self.type, "title": self.title, "status": self.status}
         if self.detail:
             body["detail"] = self.detail

@@ -34,9 +34,7 @@ def shared_processors() -> list[Processor]:
 def logging_config(*, level: str = "INFO", json: bool = True) -> dict[str, Any]:
     """A ``logging.config.dictConfig`` dict that renders every record through structlog."""
     renderer: Processor = (
-        structlog.processors.JSONRenderer()
-        if json
-        else structlog.dev.ConsoleRenderer(colors=False)
+        structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
     )
     return {
         "version": 1,

@@ -19,7 +19,7 @@ Environment = Literal["development", "test", "production"]
 
 
 class FileSecretsSource(PydanticBaseSettingsSource):
-    """Reads ``NAME_FILE`` (a path, as Docker and Kubernetes mount secrets) for any setting ``NAME``."""
+    """Reads ``NAME_FILE`` (a mounted secret's path) for any setting ``NAME``."""
 
     def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
         path = os.environ.get(f"{field_name.upper()}_FILE")
@@ -106,7 +106,9 @@ class RuntimeSettings(BaseSettings):
 
     @property
     def auto_migrate_enabled(self) -> bool:
-        return (self.environment == "development") if self.auto_migrate is None else self.auto_migrate
+        return (
+            (self.environment == "development") if self.auto_migrate is None else self.auto_migrate
+        )
 
     def effective_database_url(self, default_sqlite_path: Path) -> str:
         """The configured URL, or an embedded SQLite file for development."""

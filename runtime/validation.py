@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import re
-from collections.abc import AsyncGenerator, Iterable
+from collections.abc import AsyncGenerator, Callable, Iterable
 from typing import Any
 
 import orjson
@@ -22,8 +21,6 @@ from starlette.types import Scope
 
 from runtime.errors import FieldError, MalformedRequest, ValidationProblem
 
-_QUOTED = re.compile(r"'((?:[^'\\]|\\.)*)'")
-
 
 def _escape(token: object) -> str:
     return str(token).replace("~", "~0").replace("/", "~1")
@@ -38,12 +35,13 @@ def schema_errors(error: ValidationError, prefix: str) -> list[FieldError]:
     """Field errors for one jsonschema error, pointing at the offending member where it can."""
     path = list(error.absolute_path)
     instance = error.instance
+    schema = error.schema if isinstance(error.schema, dict) else {}
     if error.validator == "required" and isinstance(instance, dict):
-        missing = [n for n in error.validator_value if n not in instance]
+        missing = [n for n in schema.get("required", []) if n not in instance]
         named = [n for n in missing if repr(n) in error.message] or missing
         return [FieldError(pointer(prefix, [*path, n]), "is required") for n in named[:1]]
     if error.validator == "additionalProperties" and isinstance(instance, dict):
-        declared = set(error.schema.get("properties", {}))
+        declared = set(schema.get("properties", {}))
         extra = sorted(k for k in instance if k not in declared)
         return [FieldError(pointer(prefix, [*path, k]), "is not an accepted field") for k in extra]
     return [FieldError(pointer(prefix, path), error.message)]
@@ -102,7 +100,7 @@ class AllErrorsParameterValidator(ParameterValidator):  # type: ignore[misc]
                 FieldError(pointer("#/query", [name]), "is not an accepted parameter")
                 for name in sorted(extra)
             )
-        sources = {
+        sources: dict[str, Callable[[dict[str, Any]], Any]] = {
             "query": lambda p: request.query_params.get(p["name"]),
             "path": lambda p: request.path_params.get(p["name"].replace("-", "_")),
             "header": lambda p: request.headers.get(p["name"]),

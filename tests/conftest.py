@@ -32,11 +32,13 @@ def postgres_url() -> Iterator[str]:
     from app.migrate import upgrade
 
     name = f"app_test_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3})
+    admin = create_engine(
+        ADMIN_URL, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3}
+    )
     try:
         with admin.connect() as connection:
             connection.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         admin.dispose()
         unavailable("PostgreSQL", exc)
     url = make_url(ADMIN_URL).set(database=name).render_as_string(hide_password=False)

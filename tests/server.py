@@ -53,7 +53,7 @@ def running_server(
         **env,
     }
     with log_path.open("wb") as log_file:
-        process = subprocess.Popen(  # noqa: S603
+        process = subprocess.Popen(
             [str(GUNICORN), "-c", "docker/gunicorn.conf.py"],
             cwd=ROOT,
             env=environment,

@@ -25,9 +25,10 @@ def test_a_project_and_task_flow_on_postgres_and_redis(
     tmp_path: Path, clean_postgres: str, clean_redis: str
 ) -> None:
     env = {"ENVIRONMENT": "test", "DATABASE_URL": clean_postgres, "REDIS_URL": clean_redis}
-    with running_server(env, tmp_path / "server.log") as server, httpx.Client(
-        base_url=server.api, timeout=10
-    ) as http:
+    with (
+        running_server(env, tmp_path / "server.log") as server,
+        httpx.Client(base_url=server.api, timeout=10) as http,
+    ):
         assert http.get("/readyz").json()["checks"] == {"database": "ok", "redis": "ok"}
         project = http.post("/projects", json={"name": "Launch"}).json()
         tasks_url = f"/projects/{project['id']}/tasks"

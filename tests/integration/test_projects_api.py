@@ -12,7 +12,9 @@ API = "/api/v1"
 PROBLEM = "application/problem+json"
 
 
-def create_project(client: TestClient, name: str = "Relaunch", **extra: object) -> dict[str, object]:
+def create_project(
+    client: TestClient, name: str = "Relaunch", **extra: object
+) -> dict[str, object]:
     response = client.post(f"{API}/projects", json={"name": name, **extra})
     assert response.status_code == 201, response.text
     return response.json()
@@ -101,7 +103,9 @@ def test_a_cursor_not_made_by_the_api_is_a_400(client: TestClient) -> None:
 
 
 @pytest.mark.parametrize(
-    "raw", [b"\xff\xfe\xfd", b'{"name": "\\ud800"}', b'{"name": '], ids=["utf8", "surrogate", "json"]
+    "raw",
+    [b"\xff\xfe\xfd", b'{"name": "\\ud800"}', b'{"name": '],
+    ids=["utf8", "surrogate", "json"],
 )
 def test_malformed_bodies_are_400_not_500(client: TestClient, raw: bytes) -> None:
     response = client.post(

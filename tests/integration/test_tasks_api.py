@@ -32,7 +32,9 @@ def test_a_new_task_starts_as_todo_and_moves_to_done(client: TestClient, project
     assert client.get(url).json()["status"] == "done"
 
 
-@pytest.mark.parametrize(("path", "wanted"), [([], "done"), (["doing"], "todo"), (["doing", "done"], "doing")])
+@pytest.mark.parametrize(
+    ("path", "wanted"), [([], "done"), (["doing"], "todo"), (["doing", "done"], "doing")]
+)
 def test_an_invalid_transition_is_a_409_and_changes_nothing(
     client: TestClient, project_id: str, path: list[str], wanted: str
 ) -> None:

@@ -34,7 +34,7 @@ class OpsServiceImpl:
                 continue
             try:
                 check()
-            except Exception as exc:  # noqa: BLE001 - any failure means "not ready"
+            except Exception as exc:
                 log.warning("readiness_check_failed", dependency=name, error=type(exc).__name__)
                 failed.append(name)
             else:

@@ -35,11 +35,7 @@ class TaskRepo:
         after: tuple[datetime, uuid.UUID] | None = None,
     ) -> Sequence[Task]:
         """Oldest first; ``after`` is the (created_at, id) of the last item already seen."""
-        query = (
-            select(Task)
-            .where(Task.project_id == project_id)
-            .order_by(Task.created_at, Task.id)
-        )
+        query = select(Task).where(Task.project_id == project_id).order_by(Task.created_at, Task.id)
         if status is not None:
             query = query.where(Task.status == status)
         if after is not None:

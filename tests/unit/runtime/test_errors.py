@@ -38,5 +38,9 @@ def test_service_unavailable_tells_when_to_retry() -> None:
 
 def test_framework_statuses_get_stable_types() -> None:
     problem = problem_for_status(405, headers={"Allow": "GET"})
-    assert (problem.status, problem.kind, problem.headers) == (405, "method-not-allowed", {"Allow": "GET"})
+    assert (problem.status, problem.kind, problem.headers) == (
+        405,
+        "method-not-allowed",
+        {"Allow": "GET"},
+    )
     assert problem_for_status(418).kind == "http-error"

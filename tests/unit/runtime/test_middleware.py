@@ -66,6 +66,8 @@ def test_the_access_line_records_status_even_when_the_app_fails(
 
     with pytest.raises(RuntimeError):
         run(RequestContextMiddleware(failing), [])
-    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
+    lines = [
+        json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")
+    ]
     access = [line for line in lines if line.get("event") == "request"]
     assert access and access[-1]["status"] == 500 and access[-1]["path"] == "/x"

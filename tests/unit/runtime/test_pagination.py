@@ -22,5 +22,8 @@ def test_a_foreign_cursor_is_a_400_naming_the_cursor(cursor: str) -> None:
 
 
 def test_next_link_keeps_other_parameters_and_ends_on_the_last_page() -> None:
-    assert next_link("/p", {"limit": 5, "status": None, "cursor": "old"}, "new") == "/p?cursor=new&limit=5"
+    assert (
+        next_link("/p", {"limit": 5, "status": None, "cursor": "old"}, "new")
+        == "/p?cursor=new&limit=5"
+    )
     assert next_link("/p", {"limit": 5}, None) is None

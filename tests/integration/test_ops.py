@@ -1,0 +1,86 @@
+"""Probes, dependency faults, the Swagger UI and the logs, through the whole stack."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import yaml
+from starlette.testclient import TestClient
+
+from app import create_app
+from app.config import ROOT
+from app.extensions import db
+from tests.integration.conftest import make_settings
+
+API = "/api/v1"
+CLOSED_PORT_PG = "postgresql+psycopg2://postgres@127.0.0.1:1/none"
+CLOSED_PORT_REDIS = "redis://127.0.0.1:1/0"
+
+
+def serve(**overrides: object) -> TestClient:
+    return create_app(make_settings(**overrides)).test_client()
+
+
+def test_readiness_checks_postgres_and_redis(client: TestClient) -> None:
+    response = client.get(f"{API}/readyz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "checks": {"database": "ok", "redis": "ok"}}
+
+
+def test_redis_down_makes_readiness_503_while_liveness_stays_200(clean_postgres: str) -> None:
+    with serve(database_url=clean_postgres, redis_url=CLOSED_PORT_REDIS) as client:
+        ready = client.get(f"{API}/readyz")
+        assert ready.status_code == 503
+        assert ready.headers["retry-after"] == "5"
+        assert ready.headers["content-type"] == "application/problem+json"
+        assert "redis" in ready.json()["detail"]
+        assert client.get(f"{API}/livez").status_code == 200
+    db.engine.dispose()
+
+
+def test_database_down_is_a_fast_503_with_retry_after_and_no_internals() -> None:
+    with serve(database_url=CLOSED_PORT_PG, db_connect_timeout_s=1) as client:
+        response = client.get(f"{API}/projects")
+        assert response.status_code == 503
+        assert response.headers["retry-after"]
+        body = response.text
+        assert "psycopg2" not in body and "127.0.0.1:1" not in body and "Traceback" not in body
+        assert client.get(f"{API}/readyz").status_code == 503
+        assert client.get(f"{API}/livez").status_code == 200
+    db.engine.dispose()
+
+
+def test_swagger_ui_serves_the_page_and_the_spec_it_loads(client: TestClient) -> None:
+    page = client.get(f"{API}/ui/")
+    assert page.status_code == 200
+    assert "text/html" in page.headers["content-type"]
+    spec_url = re.search(r'url: "([^"]+openapi\.json)"', page.text)
+    assert spec_url, page.text[:500]
+    served = client.get(spec_url.group(1))
+    assert served.status_code == 200
+    source = yaml.safe_load((ROOT / "openapi.yaml").read_text())
+    assert set(served.json()["paths"]) == set(source["paths"])
+    assert client.get(f"{API}/ui/swagger-ui-bundle.js").status_code == 200
+
+
+def test_production_does_not_serve_the_swagger_ui(clean_postgres: str, clean_redis: str) -> None:
+    settings = make_settings(
+        environment="production", database_url=clean_postgres, redis_url=clean_redis
+    )
+    with create_app(settings).test_client() as client:
+        assert client.get(f"{API}/ui/").status_code == 404
+        assert client.get(f"{API}/livez").status_code == 200
+    db.engine.dispose()
+
+
+def test_every_log_line_of_a_request_carries_its_id(
+    client: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("INFO")
+    client.post(f"{API}/projects", json={"name": ""}, headers={"X-Request-ID": "log-check-1"})
+    ours = [
+        r.msg for r in caplog.records if r.name.startswith("runtime") and isinstance(r.msg, dict)
+    ]
+    assert {line["event"] for line in ours} >= {"problem", "request"}
+    assert all(line["request_id"] == "log-check-1" for line in ours)
