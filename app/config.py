@@ -23,4 +23,4 @@ class Settings(RuntimeSettings):
 
 
 def load_settings() -> Settings:
-    return Settings()
+    return Settings.load()

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationError, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -40,6 +40,19 @@ class FileSecretsSource(PydanticBaseSettingsSource):
             if value is not None:
                 values[key] = value
         return values
+
+
+class ConfigurationError(SystemExit):
+    """Start-up stops with a message naming every wrong setting, and no traceback."""
+
+
+def describe_errors(exc: ValidationError) -> str:
+    lines = ["The configuration is invalid:"]
+    for error in exc.errors(include_url=False):
+        name = "_".join(str(part) for part in error["loc"]).upper()
+        message = str(error["msg"]).removeprefix("Value error, ")
+        lines.append(f"  - {name}: {message}" if name else f"  - {message}")
+    return "\n".join(lines)
 
 
 class RuntimeSettings(BaseSettings):
@@ -95,6 +108,16 @@ class RuntimeSettings(BaseSettings):
         if problems:
             raise ValueError(" ".join(problems))
         return self
+
+    @classmethod
+    def load(cls) -> Self:
+        """Read and validate the environment, or stop with :class:`ConfigurationError`."""
+        try:
+            return cls()
+        except ValidationError as exc:
+            raise ConfigurationError(describe_errors(exc)) from None
+        except ValueError as exc:
+            raise ConfigurationError(f"The configuration is invalid:\n  - {exc}") from None
 
     @property
     def is_production(self) -> bool:

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from runtime.settings import RuntimeSettings
+from runtime.settings import ConfigurationError, RuntimeSettings
 
 
 def test_defaults_suit_development(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -57,3 +57,16 @@ def test_invalid_values_are_refused_at_start_up(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setenv("DB_POOL_SIZE", "0")
     with pytest.raises(ValidationError, match="db_pool_size"):
         RuntimeSettings()
+
+
+def test_load_stops_with_every_wrong_setting_named_and_no_traceback(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("DB_POOL_SIZE", "0")
+    monkeypatch.setenv("LOG_LEVEL", "LOUD")
+    with pytest.raises(ConfigurationError) as caught:
+        RuntimeSettings.load()
+    message = str(caught.value)
+    assert message.startswith("The configuration is invalid:")
+    assert "  - DB_POOL_SIZE: " in message
+    assert "  - LOG_LEVEL: " in message
