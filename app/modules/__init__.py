@@ -1,0 +1,1 @@
+"""The API's domains: one subpackage per tag of openapi.yaml."""

@@ -1,0 +1,80 @@
+"""``components/schemas`` → Pydantic v2 models, through datamodel-code-generator's library API."""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+import warnings
+from collections.abc import Mapping
+from typing import Any
+
+from codegen.errors import Issue, SpecError, pointer
+
+
+def render_components(schemas: Mapping[str, Any], *, spec_name: str) -> str:
+    """The text of ``components.py``: every component schema, shared by all domains."""
+    doc = f'"""Shared component schemas of {spec_name}, as Pydantic models."""\n'
+    if not schemas:
+        return doc
+    # Key order is kept: it is the field order of the models.
+    code = _generate(json.dumps(schemas, ensure_ascii=False, default=str))
+    missing = [
+        name for name in schemas if not re.search(rf"^class {re.escape(name)}\b", code, re.M)
+    ]
+    if missing:
+        raise SpecError(
+            [
+                Issue(
+                    pointer(("components", "schemas", name)),
+                    "unsupported construct: datamodel-code-generator did not emit a class of "
+                    "this name; give the schema a distinct PascalCase name",
+                )
+                for name in missing
+            ]
+        )
+    return doc + "\n" + code
+
+
+@functools.lru_cache(maxsize=8)
+def _generate(schemas_json: str) -> str:
+    """Run datamodel-code-generator on a minimal document that holds only the components.
+
+    Only the components go in, so the output does not change when paths do. Cached per
+    process: tests and repeated runs in one interpreter pay for it once."""
+    from datamodel_code_generator import generate
+    from datamodel_code_generator.enums import DataModelType, InputFileType
+    from datamodel_code_generator.format import PythonVersion
+
+    document = {
+        "openapi": "3.0.3",
+        "info": {"title": "components", "version": "0"},
+        "paths": {},
+        "components": {"schemas": json.loads(schemas_json)},
+    }
+    with warnings.catch_warnings():
+        # WHY: its deprecation notices are for its own CLI users, and pytest turns them into errors.
+        warnings.simplefilter("ignore")
+        result = generate(
+            json.dumps(document),
+            input_file_type=InputFileType.OpenAPI,
+            output_model_type=DataModelType.PydanticV2BaseModel,
+            target_python_version=PythonVersion.PY_311,
+            strict_nullable=True,
+            disable_timestamp=True,
+            use_schema_description=True,
+            use_field_description=True,
+            use_standard_collections=True,
+            use_union_operator=True,
+            use_annotated=True,
+            field_constraints=True,
+            use_double_quotes=True,
+            formatters=[],
+        )
+    if not isinstance(result, str):
+        raise TypeError("datamodel-code-generator returned several modules for one document")
+    # Its own banner names stdin; our header replaces it.
+    lines = result.splitlines()
+    while lines and (lines[0].startswith("#") or not lines[0].strip()):
+        lines.pop(0)
+    return "\n".join(lines) + "\n"

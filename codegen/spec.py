@@ -1,0 +1,350 @@
+"""Load the spec and validate it, collecting every error as a located value."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+from collections import defaultdict
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from codegen.errors import Issue, SpecError, pointer
+from codegen.naming import domain_name, function_name
+
+HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+RESERVED_MODULES = frozenset({"components", "operations"})
+JSON_CONTENT = "application/json"
+PROBLEM_CONTENT = "application/problem+json"
+
+
+@dataclass(frozen=True)
+class LoadedSpec:
+    """The parsed document and the hash of the bytes it came from."""
+
+    path: Path
+    data: Mapping[str, Any]
+    sha256: str
+
+
+def load(path: Path) -> LoadedSpec:
+    """Read a YAML or JSON spec; a syntax error is a located issue, not a traceback."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise SpecError([Issue("#", f"cannot read {path}: {exc.strerror}")]) from None
+    try:
+        data = yaml.safe_load(raw)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+        raise SpecError([Issue("#", f"{where}: YAML syntax error: {exc.problem}")]) from None
+    except yaml.YAMLError as exc:
+        raise SpecError([Issue("#", f"{path}: YAML syntax error: {exc}")]) from None
+    if not isinstance(data, dict):
+        raise SpecError([Issue("#", "the spec must be a mapping (an OpenAPI document)")])
+    return LoadedSpec(path=path, data=data, sha256=hashlib.sha256(raw).hexdigest())
+
+
+def validate(data: Mapping[str, Any]) -> list[Issue]:
+    """Every problem: OpenAPI 3.0 validity first, then what codegen itself needs."""
+    ref_issues = list(_check_refs(data))
+    issues = _openapi_issues(data, run_semantic_pass=not ref_issues)
+    issues += ref_issues
+    issues += _check_supported(data)
+    return sorted(set(issues), key=issues.index)
+
+
+def _openapi_issues(data: Mapping[str, Any], *, run_semantic_pass: bool) -> list[Issue]:
+    from openapi_spec_validator import OpenAPIV30SpecValidator
+
+    version = data.get("openapi")
+    if not isinstance(version, str) or not version.startswith("3.0."):
+        return [
+            Issue("#/openapi", f"only OpenAPI 3.0.x is supported (Connexion 3), got {version!r}")
+        ]
+    if not run_semantic_pass:
+        # WHY: the semantic pass resolves every $ref and raises on a dangling one, so with
+        # broken references only the structural (JSON Schema) pass can run.
+        return _structural_issues(data)
+    issues: list[Issue] = []
+    errors = OpenAPIV30SpecValidator(data).iter_errors()
+    located = False
+    while True:
+        try:
+            error = next(errors)
+        except StopIteration:
+            break
+        # WHY: the semantic pass may trip over a shape the schema pass has already flagged.
+        except Exception as exc:
+            issues.append(Issue("#", f"the spec could not be validated further: {exc}"))
+            break
+        if error.path:
+            located = True
+        else:
+            issues.append(Issue("#", error.message))
+    if located:
+        # WHY: the default (jsonschema-rs) backend drops the sub-errors of `oneOf`, which name
+        # the actual problem; jsonschema on the same v3.0 schema keeps them.
+        issues = _structural_issues(data) + issues
+    return issues
+
+
+def _structural_issues(data: Mapping[str, Any]) -> list[Issue]:
+    from openapi_spec_validator.schemas import schema_v30
+
+    # jsonschema ships no type information; importing by name avoids a stub dependency.
+    validators = importlib.import_module("jsonschema.validators")
+    schema = dict(schema_v30)
+    validator = validators.validator_for(schema)(schema)
+    issues = []
+    for error in validator.iter_errors(data):
+        # One message per location: a value failing `type` also fails the `enum` beside it.
+        leaves = {pointer(leaf.absolute_path): leaf.message for leaf in reversed(_refine(error))}
+        issues += [Issue(where, message) for where, message in reversed(leaves.items())]
+    return issues
+
+
+def _refine(error: Any) -> list[Any]:
+    """The errors that explain a failed ``oneOf``/``anyOf``, skipping the ``$ref`` branch."""
+    if error.validator not in ("oneOf", "anyOf") or not error.context:
+        return [error]
+    branches: dict[object, list[Any]] = defaultdict(list)
+    for sub in error.context:
+        branches[sub.relative_schema_path[0]].append(sub)
+    candidates = [subs for subs in branches.values() if not any(map(_wrong_variant, subs))]
+    if len(candidates) != 1:
+        return [error]
+    return [leaf for sub in candidates[0] for leaf in _refine(sub)]
+
+
+def _wrong_variant(error: Any) -> bool:
+    """Whether a ``oneOf`` branch failed only because the instance is another kind of object.
+
+    In the OpenAPI 3.0 schema the kinds are told apart by ``$ref`` (a Reference Object) and by
+    a one-value ``enum`` on ``in`` (the parameter variants) or ``type``."""
+    if error.validator == "required" and error.validator_value == ["$ref"]:
+        return not (isinstance(error.instance, dict) and "$ref" in error.instance)
+    return (
+        error.validator == "enum"
+        and len(error.validator_value) == 1
+        and bool(error.path)
+        and error.path[-1] in ("in", "type")
+    )
+
+
+def resolve(data: Mapping[str, Any], node: Any) -> Any:
+    """Follow local ``$ref``s until a real object; validation has ruled out dangling ones."""
+    seen: set[str] = set()
+    while isinstance(node, dict) and isinstance(node.get("$ref"), str):
+        ref = node["$ref"]
+        if ref in seen:
+            return node
+        seen.add(ref)
+        node = lookup(data, ref)
+    return node
+
+
+def lookup(data: Mapping[str, Any], ref: str) -> Any:
+    """The object a local ``#/…`` reference points to, or ``None``."""
+    if not ref.startswith("#"):
+        return None
+    node: Any = data
+    for raw in ref[1:].split("/")[1:]:
+        part = raw.replace("~1", "/").replace("~0", "~")
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            return None
+    return node
+
+
+def _walk(node: Any, path: tuple[object, ...] = ()) -> Iterator[tuple[tuple[object, ...], Any]]:
+    yield path, node
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from _walk(value, (*path, key))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _walk(value, (*path, index))
+
+
+def _check_refs(data: Mapping[str, Any]) -> Iterator[Issue]:
+    for path, node in _walk(data):
+        # `example(s)` values are free-form data: a "$ref" key there is not a reference.
+        if "example" in path or "examples" in path:
+            continue
+        if not isinstance(node, dict) or "$ref" not in node:
+            continue
+        ref = node["$ref"]
+        where = pointer(path)
+        if not isinstance(ref, str):
+            yield Issue(where, "$ref must be a string")
+        elif not ref.startswith("#"):
+            yield Issue(
+                where,
+                f"unsupported construct: external $ref {ref!r}; bundle the spec into one file",
+            )
+        elif lookup(data, ref) is None:
+            yield Issue(where, f"$ref {ref!r} points to nothing in this document")
+
+
+def operations(data: Mapping[str, Any]) -> Iterator[tuple[str, str, Mapping[str, Any]]]:
+    """``(path, method, operation)`` for every operation, in document order."""
+    paths = data.get("paths")
+    if not isinstance(paths, dict):
+        return
+    for url, item in paths.items():
+        if not isinstance(item, dict):
+            continue
+        for method in HTTP_METHODS:
+            operation = item.get(method)
+            if isinstance(operation, dict):
+                yield str(url), method, operation
+
+
+def operation_domain(operation: Mapping[str, Any]) -> str | None:
+    """The domain of an operation: ``x-domain``, else its first tag; ``None`` if neither."""
+    explicit = operation.get("x-domain")
+    if isinstance(explicit, str) and explicit:
+        return domain_name(explicit)
+    tags = operation.get("tags")
+    if isinstance(tags, list) and tags and isinstance(tags[0], str) and tags[0]:
+        return domain_name(tags[0])
+    return None
+
+
+def _check_supported(data: Mapping[str, Any]) -> list[Issue]:
+    issues: list[Issue] = []
+    seen_ids: dict[str, str] = {}
+    seen_names: dict[str, str] = {}
+    for url, method, operation in operations(data):
+        where = ("paths", url, method)
+        operation_id = operation.get("operationId")
+        if not isinstance(operation_id, str) or not operation_id:
+            issues.append(
+                Issue(pointer(where), "operationId is required: codegen names the handler after it")
+            )
+        elif operation_id in seen_ids:
+            issues.append(
+                Issue(
+                    pointer((*where, "operationId")),
+                    f"operationId {operation_id!r} is already used at {seen_ids[operation_id]}",
+                )
+            )
+        else:
+            seen_ids[operation_id] = pointer(where)
+            name = function_name(operation_id)
+            if name in seen_names:
+                issues.append(
+                    Issue(
+                        pointer((*where, "operationId")),
+                        f"operationId {operation_id!r} gives the Python name {name!r}, "
+                        f"already taken by {seen_names[name]!r}",
+                    )
+                )
+            seen_names[name] = operation_id
+        domain = operation_domain(operation)
+        if domain is None:
+            issues.append(
+                Issue(
+                    pointer(where), "at least one tag is required: the first tag names the domain"
+                )
+            )
+        elif domain in RESERVED_MODULES:
+            issues.append(
+                Issue(
+                    pointer((*where, "tags")),
+                    f"unsupported construct: domain {domain!r} clashes with the generated "
+                    f"module {domain}.py",
+                )
+            )
+        path_item = data["paths"][url]
+        for location, params in (
+            ((url, "parameters"), path_item.get("parameters")),
+            ((*where[1:], "parameters"), operation.get("parameters")),
+        ):
+            issues += _check_parameters(data, ("paths", *location), params)
+        issues += _check_request_body(data, (*where, "requestBody"), operation.get("requestBody"))
+        issues += _check_responses(data, (*where, "responses"), operation.get("responses"))
+    schemas = (
+        data.get("components", {}).get("schemas")
+        if isinstance(data.get("components"), dict)
+        else None
+    )
+    if isinstance(schemas, dict):
+        for name in schemas:
+            if not str(name).isidentifier():
+                issues.append(
+                    Issue(
+                        pointer(("components", "schemas", name)),
+                        "unsupported construct: a component schema name must be a Python "
+                        "identifier (it becomes the class name)",
+                    )
+                )
+    return issues
+
+
+def _check_parameters(
+    data: Mapping[str, Any], where: tuple[object, ...], params: Any
+) -> list[Issue]:
+    issues = []
+    for index, param in enumerate(params if isinstance(params, list) else []):
+        resolved = resolve(data, param)
+        if isinstance(resolved, dict) and "content" in resolved:
+            issues.append(
+                Issue(
+                    pointer((*where, index, "content")),
+                    "unsupported construct: a parameter with `content`; use `schema`",
+                )
+            )
+    return issues
+
+
+def _check_request_body(
+    data: Mapping[str, Any], where: tuple[object, ...], body: Any
+) -> list[Issue]:
+    resolved = resolve(data, body)
+    if not isinstance(resolved, dict) or not isinstance(resolved.get("content"), dict):
+        return []
+    return [
+        Issue(
+            pointer((*where, "content", content_type)),
+            f"unsupported construct: request body content type {content_type!r}; "
+            f"only {JSON_CONTENT} is supported",
+        )
+        for content_type in resolved["content"]
+        if content_type != JSON_CONTENT
+    ]
+
+
+def _check_responses(
+    data: Mapping[str, Any], where: tuple[object, ...], responses: Any
+) -> list[Issue]:
+    issues = []
+    for status, response in responses.items() if isinstance(responses, dict) else []:
+        code = str(status)
+        if code == "default":
+            resolved = resolve(data, response)
+            content = resolved.get("content") if isinstance(resolved, dict) else None
+            if isinstance(content, dict) and any(t != PROBLEM_CONTENT for t in content):
+                issues.append(
+                    Issue(
+                        pointer((*where, status)),
+                        "unsupported construct: a `default` response with content other than "
+                        f"{PROBLEM_CONTENT}; document the status codes instead",
+                    )
+                )
+        elif not (code.isdigit() and len(code) == 3):
+            issues.append(
+                Issue(
+                    pointer((*where, status)),
+                    f"unsupported construct: status range {code!r}; document the status codes",
+                )
+            )
+    return issues
