@@ -14,7 +14,7 @@ def create_app(settings: Settings | None = None) -> connexion.FlaskApp:
     """Build the ASGI app; nothing here runs at import time.
 
     Migrations are not run here: ``gunicorn.conf.py`` runs them once in the master process
-    (``scripts/migrate.py`` does the same by hand), so workers never race each other."""
+    (``python -m app.migrate`` does the same by hand), so workers never race each other."""
     settings = settings or load_settings()
     configure_logging(level=settings.log_level, json=settings.log_json)
     init_extensions(settings)
