@@ -28,7 +28,7 @@ from runtime.errors import (
     problem_for_status,
 )
 from runtime.logging import get_logger
-from runtime.middleware import RequestContextMiddleware
+from runtime.middleware import RejectControlCharactersInPath, RequestContextMiddleware
 from runtime.routing import OperationResolver
 from runtime.settings import RuntimeSettings
 from runtime.validation import VALIDATOR_MAP
@@ -169,6 +169,7 @@ def build_app(
         position=MiddlewarePosition.BEFORE_EXCEPTION,
         extra_headers=API_HEADERS,
     )
+    app.add_middleware(RejectControlCharactersInPath, position=MiddlewarePosition.BEFORE_SWAGGER)
     app.add_api(
         spec_path.name,
         resolver=OperationResolver(operations),

@@ -10,10 +10,12 @@ from collections.abc import Iterable
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from runtime.errors import MalformedRequest
 from runtime.logging import get_logger
 
 REQUEST_ID_HEADER = "x-request-id"
 _WELL_FORMED_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
+_CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f]")
 
 access_log = get_logger("runtime.access")
 
@@ -77,3 +79,21 @@ class RequestContextMiddleware:
                 client=(scope.get("client") or (None,))[0],
             )
             structlog.contextvars.clear_contextvars()
+
+
+class RejectControlCharactersInPath:
+    """Answers a request whose decoded path holds an ASCII control character (``%0A``, ...) with
+    a 400 problem, before any router sees it.
+
+    WHY: Starlette's mount pattern (``.*``) does not match a newline, so Connexion left such a
+    request unrouted while Flask's router still dispatched it to the handler, which then ran
+    without its operation context: a 500. No resource is named with control characters.
+    Installed after Connexion's exception middleware, so the problem handler renders the error."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and _CONTROL_CHARACTER.search(scope.get("path", "")):
+            raise MalformedRequest("The request path contains a control character.")
+        await self.app(scope, receive, send)

@@ -13,11 +13,13 @@ from connexion.utils import is_null, is_nullable
 from connexion.validators import (
     FormDataValidator,
     JSONRequestBodyValidator,
+    JSONResponseBodyValidator,
     MultiPartFormDataValidator,
     ParameterValidator,
+    TextResponseBodyValidator,
 )
 from jsonschema import Draft4Validator, ValidationError
-from starlette.types import Scope
+from starlette.types import Scope, Send
 
 from runtime.errors import FieldError, MalformedRequest, ValidationProblem
 
@@ -124,6 +126,30 @@ def _parameter_errors(location: str, param: dict[str, Any], value: Any) -> list[
     return collect_errors(validator, value, prefix)
 
 
+class _SkipHeadResponses:
+    """Mixin for response body validators: a response to HEAD is not validated.
+
+    WHY: Starlette routes HEAD to the GET operation, and the answer to HEAD carries GET's status
+    and headers but no body (RFC 9110 section 9.3.2); validating that empty body against GET's
+    schema turned every HEAD into a 500 whenever ``VALIDATE_RESPONSES`` was on."""
+
+    _scope: Scope
+
+    def wrap_send(self, send: Send) -> Send:
+        if self._scope.get("method") == "HEAD":
+            return send
+        wrapped: Send = super().wrap_send(send)  # type: ignore[misc]
+        return wrapped
+
+
+class JSONResponseValidator(_SkipHeadResponses, JSONResponseBodyValidator):  # type: ignore[misc]
+    """Connexion's JSON response validator, except for HEAD."""
+
+
+class TextResponseValidator(_SkipHeadResponses, TextResponseBodyValidator):  # type: ignore[misc]
+    """Connexion's text response validator, except for HEAD."""
+
+
 VALIDATOR_MAP: dict[str, Any] = {
     "parameter": AllErrorsParameterValidator,
     "body": MediaTypeDict(
@@ -131,6 +157,12 @@ VALIDATOR_MAP: dict[str, Any] = {
             "*/*json": AllErrorsJSONBodyValidator,
             "application/x-www-form-urlencoded": FormDataValidator,
             "multipart/form-data": MultiPartFormDataValidator,
+        }
+    ),
+    "response": MediaTypeDict(
+        {
+            "*/*json": JSONResponseValidator,
+            "text/plain": TextResponseValidator,
         }
     ),
 }

@@ -8,7 +8,9 @@ from datetime import datetime
 
 from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 
+from app.common.errors import ProjectNotFound
 from app.modules.projects.models import Project
 
 
@@ -36,7 +38,12 @@ class ProjectRepo:
 
     def delete(self, project: Project) -> None:
         self.session.delete(project)
-        self.session.flush()
+        self.flush()
 
     def flush(self) -> None:
-        self.session.flush()
+        try:
+            self.session.flush()
+        except StaleDataError:
+            # WHY: a concurrent request deleted the row between our read and this write (the
+            # UPDATE matched no row); for this request the project does not exist any more.
+            raise ProjectNotFound("The project was deleted by a concurrent request.") from None

@@ -8,7 +8,10 @@ from datetime import datetime
 
 from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 
+from app.common.errors import ProjectNotFound, TaskNotFound
+from app.modules.projects.models import Project
 from app.modules.tasks.models import Task
 
 
@@ -17,6 +20,12 @@ class TaskRepo:
         self.session = session
 
     def add(self, *, project_id: uuid.UUID, title: str) -> Task:
+        # WHY: a concurrent DELETE of the project between the service's existence check and
+        # this INSERT made it a foreign-key violation (a 500). FOR KEY SHARE holds the project
+        # until this transaction ends (that DELETE waits), or finds it already gone.
+        parent = select(Project.id).where(Project.id == project_id)
+        if self.session.scalar(parent.with_for_update(read=True, key_share=True)) is None:
+            raise ProjectNotFound("The project was deleted by a concurrent request.")
         task = Task(project_id=project_id, title=title, status="todo")
         self.session.add(task)
         self.session.flush()
@@ -44,7 +53,12 @@ class TaskRepo:
 
     def delete(self, task: Task) -> None:
         self.session.delete(task)
-        self.session.flush()
+        self.flush()
 
     def flush(self) -> None:
-        self.session.flush()
+        try:
+            self.session.flush()
+        except StaleDataError:
+            # WHY: a concurrent request deleted the task (or its project) between our read and
+            # this write (the UPDATE matched no row); for this request the task is gone.
+            raise TaskNotFound("The task was deleted by a concurrent request.") from None
