@@ -30,6 +30,7 @@ def test_production_with_postgres_and_redis_starts_without_swagger_ui() -> None:
         environment="production",
         database_url="postgresql+psycopg2://db/app",
         redis_url="redis://cache:6379/0",
+        jwt_keys_file="/run/secrets/jwt-keys.json",
     )
     assert not settings.swagger_ui_enabled
     assert not settings.auto_migrate_enabled

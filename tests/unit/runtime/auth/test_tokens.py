@@ -1,0 +1,367 @@
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import random
+from pathlib import Path
+from typing import Any
+
+import pytest
+from joserfc import jws, jwt
+from joserfc.jwk import ECKey
+
+from runtime.auth import InvalidToken, KeyRing, KeyRingSource, Principal, TokenService
+from runtime.auth.keys import new_signing_key
+from tests.unit.runtime.auth.conftest import AUDIENCE, ISSUER, NOW
+
+
+def b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def b64json(value: Any) -> str:
+    return b64(json.dumps(value).encode())
+
+
+def good_claims(**overrides: Any) -> dict[str, Any]:
+    claims = {
+        "iss": ISSUER,
+        "aud": AUDIENCE,
+        "sub": "user-1",
+        "iat": NOW,
+        "nbf": NOW,
+        "exp": NOW + 600,
+        "jti": "a" * 32,
+        "scope": "tasks:read",
+    }
+    claims.update(overrides)
+    return {k: v for k, v in claims.items() if v is not None}
+
+
+def sign(
+    ring_path: Path, claims: dict[str, Any], *, key: ECKey | None = None, **header: Any
+) -> str:
+    """A token signed by the ring's active key (or ``key``), with the header we choose."""
+    ring = KeyRing.load(ring_path)
+    full_header = {"alg": "ES256", "kid": ring.active_kid, "typ": "at+jwt", **header}
+    full_header = {k: v for k, v in full_header.items() if v is not None}
+    return jwt.encode(
+        full_header, claims, key or ring.signing_key(), algorithms=["ES256"], default_type=None
+    )
+
+
+def rejection(service: TokenService, token: str, now: int = NOW) -> str:
+    with pytest.raises(InvalidToken) as caught:
+        service.verify_access_token(token, now=now)
+    return caught.value.reason
+
+
+def test_an_issued_token_verifies_to_its_subject_and_scopes(service: TokenService) -> None:
+    issued = service.issue_access_token(
+        "user-1", ["tasks:write", "tasks:read"], extra={"tenant": "t1"}, now=NOW
+    )
+    principal = service.verify_access_token(issued.token, now=NOW + 1)
+    assert principal == Principal(
+        subject="user-1",
+        scopes=frozenset({"tasks:read", "tasks:write"}),
+        token_id=issued.token_id,
+        expires_at=NOW + 900,
+    )
+    assert issued.expires_at == NOW + 900
+    assert principal.claims["scope"] == "tasks:read tasks:write"
+    assert principal.claims["tenant"] == "t1"
+
+
+def test_an_issued_token_carries_the_rfc_9068_header_and_claims(
+    service: TokenService, ring_path: Path
+) -> None:
+    issued = service.issue_access_token("user-1", [], now=NOW)
+    header = json.loads(base64.urlsafe_b64decode(issued.token.split(".")[0] + "=="))
+    assert header == {"alg": "ES256", "kid": KeyRing.load(ring_path).active_kid, "typ": "at+jwt"}
+    claims = service.verify_access_token(issued.token, now=NOW).claims
+    assert set(claims) == {"iss", "aud", "sub", "iat", "nbf", "exp", "jti", "scope"}
+    assert len(claims["jti"]) == 32
+    assert claims["scope"] == ""
+
+
+def test_extra_claims_cannot_override_registered_ones(service: TokenService) -> None:
+    with pytest.raises(ValueError, match="registered claims"):
+        service.issue_access_token("user-1", [], extra={"exp": NOW + 10**9})
+
+
+def test_a_scope_with_a_space_or_quote_is_refused_at_issue(service: TokenService) -> None:
+    with pytest.raises(ValueError, match="scope"):
+        service.issue_access_token("user-1", ["tasks:read admin"])
+    with pytest.raises(ValueError, match="scope"):
+        service.issue_access_token("user-1", ['a"b'])
+
+
+def test_the_typ_header_is_compared_case_insensitively_and_may_be_a_media_type(
+    service: TokenService, ring_path: Path
+) -> None:
+    for typ in ("AT+JWT", "application/at+jwt"):
+        principal = service.verify_access_token(sign(ring_path, good_claims(), typ=typ), now=NOW)
+        assert principal.subject == "user-1"
+
+
+def test_a_token_a_little_past_exp_passes_within_the_leeway(
+    service: TokenService, ring_path: Path
+) -> None:
+    token = sign(ring_path, good_claims(exp=NOW))
+    assert service.verify_access_token(token, now=NOW + 29).subject == "user-1"
+    assert rejection(service, token, now=NOW + 31) == "expired"
+
+
+# --- the attack matrix: each of these is an InvalidToken, and nothing else ---
+
+
+def test_an_unsigned_alg_none_token_is_rejected(service: TokenService, ring_path: Path) -> None:
+    kid = KeyRing.load(ring_path).active_kid
+    header = b64json({"alg": "none", "kid": kid, "typ": "at+jwt"})
+    for signature in ("", "AAAA"):
+        token = f"{header}.{b64json(good_claims())}.{signature}"
+        assert rejection(service, token) in {"malformed", "unsupported_alg"}
+
+
+def test_hs256_signed_with_the_public_key_as_hmac_secret_is_rejected(
+    service: TokenService, ring_path: Path
+) -> None:
+    ring = KeyRing.load(ring_path)
+    public_jwk = json.dumps(ring.public_jwks(NOW)["keys"][0]).encode()
+    public_pem = ring.signing_key().as_pem(private=False)
+    for secret in (public_jwk, public_pem):
+        signing_input = f"{b64json({'alg': 'HS256', 'kid': ring.active_kid, 'typ': 'at+jwt'})}"
+        signing_input += f".{b64json(good_claims())}"
+        mac = hmac.new(secret, signing_input.encode(), hashlib.sha256).digest()
+        assert rejection(service, f"{signing_input}.{b64(mac)}") == "unsupported_alg"
+
+
+def test_a_token_with_an_unknown_kid_is_rejected(service: TokenService, ring_path: Path) -> None:
+    stranger = new_signing_key()
+    token = sign(ring_path, good_claims(), key=stranger, kid=stranger.kid)
+    assert rejection(service, token) == "unknown_kid"
+
+
+def test_a_token_without_a_kid_is_rejected(service: TokenService, ring_path: Path) -> None:
+    assert rejection(service, sign(ring_path, good_claims(), kid=None)) == "missing_kid"
+
+
+def test_a_token_whose_jwk_header_carries_the_attackers_own_key_is_rejected(
+    service: TokenService, ring_path: Path
+) -> None:
+    attacker = new_signing_key()
+    embedded = dict(attacker.as_dict(private=False))
+    token = sign(ring_path, good_claims(), key=attacker, kid=attacker.kid, jwk=embedded)
+    assert rejection(service, token) == "untrusted_key_header"
+    # Even naming one of our kids, a token that brings a key is refused before any lookup.
+    token = sign(ring_path, good_claims(), key=attacker, jwk=embedded)
+    assert rejection(service, token) == "untrusted_key_header"
+
+
+@pytest.mark.parametrize(
+    ("header", "value"),
+    [
+        ("jku", "https://attacker.example/jwks.json"),
+        ("x5u", "https://attacker.example/cert.pem"),
+        ("x5c", ["MIIB"]),
+    ],
+)
+def test_a_token_pointing_at_a_key_elsewhere_is_rejected(
+    service: TokenService, ring_path: Path, header: str, value: Any
+) -> None:
+    token = sign(ring_path, good_claims(), **{header: value})
+    assert rejection(service, token) == "untrusted_key_header"
+
+
+def test_a_token_with_crit_or_b64_headers_is_rejected(
+    service: TokenService, ring_path: Path
+) -> None:
+    assert rejection(service, sign(ring_path, good_claims(), cty="JWT")) == "unexpected_header"
+    token = sign(ring_path, good_claims(), b64=True, crit=["b64"])
+    assert rejection(service, token) == "unexpected_header"
+
+
+def test_an_expired_token_is_rejected(service: TokenService) -> None:
+    issued = service.issue_access_token("user-1", ["tasks:read"], now=NOW - 1000)
+    assert rejection(service, issued.token) == "expired"
+
+
+def test_a_token_not_valid_before_a_future_time_is_rejected(
+    service: TokenService, ring_path: Path
+) -> None:
+    assert rejection(service, sign(ring_path, good_claims(nbf=NOW + 120))) == "invalid_nbf"
+
+
+def test_a_token_issued_in_the_future_is_rejected(service: TokenService) -> None:
+    issued = service.issue_access_token("user-1", [], now=NOW + 120)
+    assert rejection(service, issued.token) == "invalid_iat"
+
+
+def test_a_token_from_another_issuer_is_rejected(service: TokenService, ring_path: Path) -> None:
+    token = sign(ring_path, good_claims(iss="https://evil.example"))
+    assert rejection(service, token) == "invalid_iss"
+
+
+def test_a_token_for_another_audience_is_rejected(service: TokenService, ring_path: Path) -> None:
+    for aud in ("https://other.example", ["https://other.example"], []):
+        assert rejection(service, sign(ring_path, good_claims(aud=aud))) == "invalid_aud"
+
+
+def test_a_token_of_another_type_is_rejected(service: TokenService, ring_path: Path) -> None:
+    for typ in ("JWT", "refresh+jwt", None):
+        assert rejection(service, sign(ring_path, good_claims(), typ=typ)) == "wrong_typ"
+
+
+@pytest.mark.parametrize("claim", ["exp", "jti", "sub", "iat", "iss", "aud"])
+def test_a_token_missing_a_required_claim_is_rejected(
+    service: TokenService, ring_path: Path, claim: str
+) -> None:
+    assert rejection(service, sign(ring_path, good_claims(**{claim: None}))) == "missing_claim"
+
+
+def test_a_token_with_a_tampered_payload_is_rejected(service: TokenService) -> None:
+    header, _, signature = service.issue_access_token(
+        "user-1", ["tasks:read"], now=NOW
+    ).token.split(".")
+    forged = b64json(good_claims(sub="admin", scope="tasks:read tasks:write admin"))
+    assert rejection(service, f"{header}.{forged}.{signature}") == "bad_signature"
+
+
+def test_a_random_opaque_string_like_a_refresh_token_is_rejected(service: TokenService) -> None:
+    assert rejection(service, "rt_" + "x" * 43) == "malformed"
+
+
+def test_a_signed_token_whose_payload_is_not_a_json_object_is_rejected(
+    service: TokenService, ring_path: Path
+) -> None:
+    ring = KeyRing.load(ring_path)
+    header = {"alg": "ES256", "kid": ring.active_kid, "typ": "at+jwt"}
+    for payload in (b"not json", b"[1, 2]", b'"a string"', b"{"):
+        token = jws.serialize_compact(header, payload, ring.signing_key(), algorithms=["ES256"])
+        assert rejection(service, token) == "malformed"
+
+
+def test_claims_of_the_wrong_type_are_rejected(service: TokenService, ring_path: Path) -> None:
+    cases = [
+        (good_claims(exp="tomorrow"), "invalid_exp"),
+        (good_claims(exp=True), "invalid_exp"),
+        (good_claims(sub=42), "invalid_sub"),
+        (good_claims(jti=["a"]), "invalid_jti"),
+        (good_claims(scope=["tasks:read"]), "invalid_scope"),
+        (good_claims(sub=""), "invalid_sub"),
+    ]
+    for claims, reason in cases:
+        assert rejection(service, sign(ring_path, claims)) == reason
+
+
+def test_an_exp_of_nan_does_not_make_a_token_immortal(
+    service: TokenService, ring_path: Path
+) -> None:
+    ring = KeyRing.load(ring_path)
+    header = {"alg": "ES256", "kid": ring.active_kid, "typ": "at+jwt"}
+    payload = json.dumps(good_claims()).replace(f'"exp": {NOW + 600}', '"exp": NaN').encode()
+    token = jws.serialize_compact(header, payload, ring.signing_key(), algorithms=["ES256"])
+    assert rejection(service, token) == "invalid_exp"
+
+
+def test_attacker_input_of_any_shape_only_ever_raises_invalid_token(
+    service: TokenService,
+) -> None:
+    valid = service.issue_access_token("user-1", ["tasks:read"], now=NOW).token
+    header, payload, signature = valid.split(".")
+    rng = random.Random(9068)
+    alphabet = 'ABCxyz019-_.=+/ \t\n\x00é€😀{}[]":,'
+    samples: list[Any] = [
+        "",
+        ".",
+        "..",
+        "...",
+        "a.b",
+        "a.b.c.d",
+        f"{header}.{payload}",
+        f"{header}.{payload}.{signature}.{signature}",
+        f"{header}..{signature}",
+        f"{header}.{payload}.",
+        f".{payload}.{signature}",
+        f"{header}.{payload}.{signature}=",
+        f"{header}.{payload}.{signature[:-2]}",
+        valid + "A",
+        valid.replace(".", "..", 1),
+        "x" * 10_000_000,
+        f"{header}.{'A' * 200_000}.{signature}",
+        f"{b64json([['alg', 'ES256']])}.{payload}.{signature}",
+        f"{b64json('alg')}.{payload}.{signature}",
+        f"{b64json(1)}.{payload}.{signature}",
+        f"{b64(b'{' * 5000)}.{payload}.{signature}",
+        f"{b64(b'[' * 100_000)}.{payload}.{signature}",
+        f"{b64json({'alg': 'ES256', 'kid': 7, 'typ': 'at+jwt'})}.{payload}.{signature}",
+        f"{b64json({'alg': 'ES256', 'kid': [], 'typ': 'at+jwt'})}.{payload}.{signature}",
+        f"{b64json({'alg': ['ES256'], 'kid': 'k', 'typ': 'at+jwt'})}.{payload}.{signature}",
+        b64(bytes([0xFF, 0xFE])) + f".{payload}.{signature}",
+        None,
+        b"bytes.are.wrong",
+        12,
+    ]
+    samples += [valid[:cut] for cut in range(len(valid))]
+    samples += [
+        "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 400))) for _ in range(500)
+    ]
+    for sample in samples:
+        with pytest.raises(InvalidToken):
+            service.verify_access_token(sample, now=NOW)
+
+
+def test_the_reason_never_echoes_the_token(service: TokenService, ring_path: Path) -> None:
+    token = sign(ring_path, good_claims(iss="SECRET-ISSUER-VALUE"))
+    with pytest.raises(InvalidToken) as caught:
+        service.verify_access_token(token, now=NOW)
+    assert "SECRET" not in str(caught.value)
+    assert token not in repr(caught.value)
+
+
+# --- rotation ---
+
+
+def test_after_rotation_new_tokens_are_signed_by_the_former_next_key(
+    service: TokenService, ring_path: Path
+) -> None:
+    before = KeyRing.load(ring_path)
+    KeyRing.rotate(ring_path, access_token_ttl_s=900, now=NOW)
+    issued = service.issue_access_token("user-1", [], now=NOW)
+    kid = json.loads(base64.urlsafe_b64decode(issued.token.split(".")[0] + "=="))["kid"]
+    assert kid == before.next_kid
+    assert kid in {key["kid"] for key in before.public_jwks(NOW)["keys"]}
+    assert service.verify_access_token(issued.token, now=NOW).subject == "user-1"
+
+
+def test_tokens_of_the_retired_key_verify_until_its_verify_until_and_fail_after(
+    ring_path: Path,
+) -> None:
+    # A service whose tokens outlive the retirement window shows the key check on its own.
+    long_lived = TokenService(
+        KeyRingSource(ring_path, check_interval_s=0),
+        issuer=ISSUER,
+        audience=AUDIENCE,
+        access_token_ttl_s=10_000,
+    )
+    old = long_lived.issue_access_token("user-1", ["tasks:read"], now=NOW)
+    ring = KeyRing.rotate(ring_path, access_token_ttl_s=900, now=NOW)
+    (verify_until,) = ring.retiring.values()
+    assert verify_until >= NOW + 900
+    assert long_lived.verify_access_token(old.token, now=verify_until - 1).subject == "user-1"
+    with pytest.raises(InvalidToken) as caught:
+        long_lived.verify_access_token(old.token, now=verify_until)
+    assert caught.value.reason == "unknown_kid"
+
+
+def test_a_key_retired_two_rotations_ago_is_gone_once_its_window_passed(
+    service: TokenService, ring_path: Path
+) -> None:
+    old = service.issue_access_token("user-1", [], now=NOW)
+    KeyRing.rotate(ring_path, access_token_ttl_s=900, now=NOW)
+    ring = KeyRing.rotate(ring_path, access_token_ttl_s=900, now=NOW + 5000)
+    assert len(ring.retiring) == 1
+    assert len(ring.keys) == 3
+    assert rejection(service, old.token, now=NOW + 5000) == "unknown_kid"

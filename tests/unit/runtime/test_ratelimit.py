@@ -1,0 +1,349 @@
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+import pytest
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from runtime.errors import PROBLEM_JSON, TYPE_BASE, ValidationProblem
+from runtime.ratelimit import (
+    MAX_KEY_BODY_BYTES,
+    RateLimitMiddleware,
+    RateLimitPolicyError,
+    policies_from_spec,
+)
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return orjson.loads(self.body)
+
+
+@dataclass
+class Echo:
+    """A tiny app that answers 200 and remembers the bodies it received."""
+
+    bodies: list[bytes] = field(default_factory=list)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body", False):
+                break
+        self.bodies.append(body)
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+
+def routed(app: ASGIApp) -> ASGIApp:
+    """Stands in for Connexion's routing and security: operation id and subject from headers."""
+
+    async def wrapper(scope: Scope, receive: Receive, send: Send) -> None:
+        headers = {k.decode(): v.decode() for k, v in scope["headers"]}
+        extensions = scope.setdefault("extensions", {})
+        extensions["connexion_routing"] = {"operation_id": headers.get("x-test-operation")}
+        if "x-test-subject" in headers:
+            subject = headers["x-test-subject"]
+            extensions["connexion_context"] = {"user": subject, "token_info": {"sub": subject}}
+        await app(scope, receive, send)
+
+    return wrapper
+
+
+def call(
+    app: ASGIApp,
+    *,
+    operation: str = "login",
+    ip: str = "10.0.0.1",
+    chunks: tuple[bytes, ...] = (b"",),
+    headers: Mapping[str, str] | None = None,
+) -> Reply:
+    sent: list[Message] = []
+    pending = [
+        {"type": "http.request", "body": chunk, "more_body": i < len(chunks) - 1}
+        for i, chunk in enumerate(chunks)
+    ]
+
+    async def receive() -> Message:
+        return pending.pop(0) if pending else {"type": "http.disconnect"}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    scope: Scope = {
+        "type": "http",
+        "method": "POST",
+        "path": f"/api/v1/{operation}",
+        "headers": [
+            (b"x-test-operation", operation.encode()),
+            *((k.encode(), v.encode()) for k, v in (headers or {}).items()),
+        ],
+        "client": (ip, 50000),
+        "state": {"request_id": "req-1"},
+    }
+
+    async def main() -> None:
+        await app(scope, receive, send)
+
+    asyncio.run(main())
+    start = sent[0]
+    return Reply(
+        status=start["status"],
+        headers={k.decode().lower(): v.decode() for k, v in start["headers"]},
+        body=b"".join(m.get("body", b"") for m in sent[1:]),
+    )
+
+
+def spec(**operations: Any) -> dict[str, Any]:
+    return {
+        "paths": {
+            f"/{operation_id}": {"post": {"operationId": operation_id, "x-rate-limit": policy}}
+            for operation_id, policy in operations.items()
+        }
+    }
+
+
+def limited(app: ASGIApp, **operations: Any) -> ASGIApp:
+    return routed(
+        RateLimitMiddleware(app, policies=policies_from_spec(spec(**operations)), storage_url=None)
+    )
+
+
+def test_the_request_over_the_limit_gets_a_429_problem_with_retry_after() -> None:
+    app = limited(Echo(), login={"limit": "2/minute"})
+    assert [call(app).status for _ in range(2)] == [200, 200]
+    reply = call(app)
+    assert reply.status == 429
+    assert reply.headers["content-type"] == PROBLEM_JSON
+    assert 1 <= int(reply.headers["retry-after"]) <= 60
+    assert reply.headers["ratelimit-policy"] == "2;w=60"
+    assert reply.headers["ratelimit"].startswith("limit=2, remaining=0, reset=")
+    body = reply.json()
+    assert (body["status"], body["type"]) == (429, TYPE_BASE + "too-many-requests")
+    assert (body["instance"], body["request_id"]) == ("/api/v1/login", "req-1")
+
+
+def test_each_allowed_response_says_how_much_remains_in_the_window() -> None:
+    app = limited(Echo(), login={"limit": "3/minute"})
+    first, second = call(app), call(app)
+    assert first.headers["ratelimit-policy"] == "3;w=60"
+    assert first.headers["ratelimit"].startswith("limit=3, remaining=2, reset=")
+    assert second.headers["ratelimit"].startswith("limit=3, remaining=1, reset=")
+    assert "retry-after" not in first.headers
+
+
+def test_the_tightest_of_several_limits_is_reported() -> None:
+    app = limited(Echo(), login={"limit": "5/minute;2/second"})
+    reply = call(app)
+    assert reply.headers["ratelimit-policy"] == "5;w=60, 2;w=1"
+    assert reply.headers["ratelimit"].startswith("limit=2, remaining=1, reset=")
+
+
+def test_two_ip_addresses_are_counted_apart() -> None:
+    app = limited(Echo(), login={"limit": "1/minute", "key": "ip"})
+    assert call(app, ip="10.0.0.1").status == 200
+    assert call(app, ip="10.0.0.1").status == 429
+    assert call(app, ip="10.0.0.2").status == 200
+
+
+def test_operations_are_counted_apart_for_the_same_caller() -> None:
+    app = limited(Echo(), login={"limit": "1/minute"}, register={"limit": "1/minute"})
+    assert call(app, operation="login").status == 200
+    assert call(app, operation="register").status == 200
+    assert call(app, operation="login").status == 429
+
+
+def test_two_emails_are_counted_apart_and_the_app_still_receives_the_whole_body() -> None:
+    echo = Echo()
+    app = limited(echo, login={"limit": "1/minute", "key": "body:email"})
+    alice = (b'{"email": "Alice@Example.com",', b' "password": "x"}')
+    assert call(app, chunks=alice).status == 200
+    assert echo.bodies == [b"".join(alice)]
+    assert call(app, chunks=(b'{"email": " alice@example.COM "}',)).status == 429
+    assert call(app, chunks=(b'{"email": "bob@example.com"}',)).status == 200
+
+
+def test_a_body_without_the_field_is_keyed_by_ip_and_still_delivered() -> None:
+    echo = Echo()
+    app = limited(echo, login={"limit": "1/minute", "key": "body:email"})
+    big = b"x" * (MAX_KEY_BODY_BYTES + 10)
+    assert call(app, chunks=(big[:1000], big[1000:])).status == 200
+    assert echo.bodies == [big]
+    assert call(app, chunks=(b"not json",)).status == 429
+    assert call(app, chunks=(b"not json",), ip="10.0.0.9").status == 200
+
+
+def test_the_caller_key_uses_the_authenticated_subject_and_falls_back_to_the_ip() -> None:
+    app = limited(Echo(), me={"limit": "1/minute", "key": "caller"})
+    assert call(app, operation="me", headers={"x-test-subject": "u1"}).status == 200
+    assert call(app, operation="me", headers={"x-test-subject": "u1"}, ip="10.0.0.2").status == 429
+    assert call(app, operation="me", headers={"x-test-subject": "u2"}).status == 200
+    assert call(app, operation="me").status == 200
+    assert call(app, operation="me").status == 429
+
+
+def test_an_operation_without_a_policy_passes_untouched() -> None:
+    app = limited(Echo(), login={"limit": "1/minute"})
+    replies = [call(app, operation="list_projects") for _ in range(3)]
+    assert [r.status for r in replies] == [200, 200, 200]
+    assert "ratelimit" not in replies[0].headers
+
+
+def test_an_error_raised_downstream_carries_the_ratelimit_headers() -> None:
+    async def invalid(scope: Scope, receive: Receive, send: Send) -> None:
+        raise ValidationProblem("bad")
+
+    app = limited(invalid, login={"limit": "5/minute"})
+    with pytest.raises(ValidationProblem) as raised:
+        call(app)
+    assert raised.value.headers["ratelimit-policy"] == "5;w=60"
+
+
+def test_the_document_default_applies_to_every_operation_unless_exempted() -> None:
+    document = {
+        "x-rate-limit": {"limit": "100/minute"},
+        "paths": {
+            "/a": {
+                "get": {"operationId": "a"},
+                "post": {"operationId": "b", "x-rate-limit": False},
+            },
+            "/c": {"get": {"operationId": "c", "x-rate-limit": {"limit": "1/second"}}},
+        },
+    }
+    policies = policies_from_spec(document)
+    assert sorted(policies) == ["a", "c"]
+    assert policies["a"].header == "100;w=60"
+    assert policies["c"].header == "1;w=1"
+    overridden = policies_from_spec(document, default={"limit": "7/hour", "key": "caller"})
+    assert (overridden["a"].header, overridden["a"].key) == ("7;w=3600", "caller")
+
+
+def test_a_policy_may_fail_closed_and_defaults_to_open() -> None:
+    policies = policies_from_spec(
+        spec(login={"limit": "5/minute", "fail": "closed"}, me={"limit": "5/minute"})
+    )
+    assert (policies["login"].fail_open, policies["me"].fail_open) == (False, True)
+
+
+@pytest.mark.parametrize(
+    ("policy", "message"),
+    [
+        ({"limit": "ten per minute"}, "operation 'login': x-rate-limit.limit 'ten per minute'"),
+        ({"limit": "0/minute"}, "operation 'login': x-rate-limit.limit '0/minute'"),
+        ({}, "operation 'login': x-rate-limit.limit None"),
+        ({"limit": "1/minute", "key": "cookie"}, "operation 'login': x-rate-limit.key 'cookie'"),
+        ({"limit": "1/minute", "key": "body:"}, "operation 'login': x-rate-limit.key 'body:'"),
+        ({"limit": "1/minute", "fail": "maybe"}, "operation 'login': x-rate-limit.fail 'maybe'"),
+        ({"limit": "1/minute", "burst": 3}, "operation 'login': x-rate-limit has unknown"),
+        ("10/minute", "operation 'login': x-rate-limit must be a mapping"),
+    ],
+)
+def test_a_bad_policy_is_refused_naming_the_operation(policy: Any, message: str) -> None:
+    with pytest.raises(RateLimitPolicyError) as raised:
+        policies_from_spec(spec(login=policy))
+    assert str(raised.value).startswith(message)
+
+
+def test_a_limited_operation_without_an_operation_id_is_refused_naming_the_path() -> None:
+    document = {"paths": {"/x": {"post": {"x-rate-limit": {"limit": "1/minute"}}}}}
+    with pytest.raises(RateLimitPolicyError, match=r"^POST /x: .*needs an operationId"):
+        policies_from_spec(document)
+
+
+def test_only_redis_urls_are_accepted_as_storage() -> None:
+    with pytest.raises(ValueError, match="scheme 'memcached' is not supported"):
+        RateLimitMiddleware(Echo(), policies={}, storage_url="memcached://localhost")
+
+
+# Behind Connexion: the operation id and the subject come from its routing and security.
+
+CONNEXION_SPEC: dict[str, Any] = {
+    "openapi": "3.0.3",
+    "info": {"title": "rate limits", "version": "1"},
+    "servers": [{"url": "/api/v1"}],
+    "components": {
+        "securitySchemes": {
+            "bearer": {
+                "type": "http",
+                "scheme": "bearer",
+                "x-bearerInfoFunc": f"{__name__}.token_info",
+            }
+        }
+    },
+    "paths": {
+        "/login": {
+            "post": {
+                "operationId": f"{__name__}.login",
+                "x-rate-limit": {"limit": "1/minute", "key": "body:email"},
+                "requestBody": {
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["email"],
+                                "properties": {"email": {"type": "string"}},
+                            }
+                        }
+                    }
+                },
+                "responses": {"200": {"description": "ok"}},
+            }
+        },
+        "/me": {
+            "get": {
+                "operationId": f"{__name__}.me",
+                "security": [{"bearer": []}],
+                "x-rate-limit": {"limit": "1/minute", "key": "caller"},
+                "responses": {"200": {"description": "ok"}},
+            }
+        },
+    },
+}
+
+
+def token_info(token: str) -> dict[str, str]:
+    return {"sub": token}
+
+
+def login(body: dict[str, Any]) -> tuple[dict[str, Any], int]:
+    return {"received": body}, 200
+
+
+def me() -> tuple[dict[str, Any], int]:
+    return {}, 200
+
+
+def test_behind_connexion_routing_and_security_the_policy_and_caller_are_found() -> None:
+    import connexion
+    from connexion.middleware import MiddlewarePosition
+
+    app = connexion.FlaskApp(__name__)
+    app.add_middleware(
+        RateLimitMiddleware,
+        position=MiddlewarePosition.BEFORE_VALIDATION,
+        policies=policies_from_spec(CONNEXION_SPEC),
+        storage_url=None,
+    )
+    app.add_api(CONNEXION_SPEC)
+    with app.test_client() as client:
+        first = client.post("/api/v1/login", json={"email": "Ann@example.com", "password": "p"})
+        assert first.status_code == 200
+        assert first.json() == {"received": {"email": "Ann@example.com", "password": "p"}}
+        assert first.headers["ratelimit-policy"] == "1;w=60"
+        assert client.post("/api/v1/login", json={"email": "ann@example.com"}).status_code == 429
+        assert client.post("/api/v1/login", json={"email": "bob@example.com"}).status_code == 200
+        as_u1 = {"Authorization": "Bearer u1"}
+        assert client.get("/api/v1/me", headers=as_u1).status_code == 200
+        assert client.get("/api/v1/me", headers=as_u1).status_code == 429
+        assert client.get("/api/v1/me", headers={"Authorization": "Bearer u2"}).status_code == 200
