@@ -5,7 +5,7 @@ from __future__ import annotations
 import connexion
 
 from app.config import Settings, load_settings
-from app.extensions import db, init_extensions
+from app.extensions import db, init_extensions, security
 from runtime.app import build_app
 from runtime.logging import configure_logging
 
@@ -26,6 +26,7 @@ def create_app(settings: Settings | None = None) -> connexion.FlaskApp:
         spec_path=settings.openapi_spec,
         operations=OPERATIONS,
         settings=settings,
+        verify_token=security.authenticator.verify,
     )
     db.init_app(app.app)
     app.app.config["SETTINGS"] = settings

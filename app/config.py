@@ -8,6 +8,9 @@ from runtime.settings import RuntimeSettings
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SQLITE_PATH = ROOT / "var" / "app.db"
+# WHY: development only (production refuses to start without JWT_KEYS_FILE); under var/, which
+# git ignores, so no key ever lands in the repository.
+DEFAULT_KEY_RING_PATH = ROOT / "var" / "jwt-keys.json"
 
 
 class Settings(RuntimeSettings):

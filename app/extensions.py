@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import redis
 
-from app.config import Settings
+from app.common.auth import Authenticator, Denylist, ensure_key_ring
+from app.config import DEFAULT_KEY_RING_PATH, Settings
+from runtime.auth import KeyRingSource, TokenService
 from runtime.db import Database, make_engine
+from runtime.passwords import Passwords
 from runtime.redis_client import make_redis
 
 db = Database()
@@ -19,6 +22,24 @@ class RedisHolder:
 
 
 redis_holder = RedisHolder()
+
+
+class Security:
+    """The authenticator and password hasher, bound in ``init_extensions``."""
+
+    def __init__(self) -> None:
+        self._authenticator: Authenticator | None = None
+        self.passwords = Passwords()
+        self.refresh_token_ttl_s = 0
+
+    @property
+    def authenticator(self) -> Authenticator:
+        if self._authenticator is None:
+            raise RuntimeError("Security is not configured; call init_extensions(settings).")
+        return self._authenticator
+
+
+security = Security()
 
 
 def init_extensions(settings: Settings) -> None:
@@ -42,3 +63,15 @@ def init_extensions(settings: Settings) -> None:
         if settings.redis_url
         else None
     )
+    keys_path = settings.jwt_keys_file or DEFAULT_KEY_RING_PATH
+    if settings.jwt_keys_file is None:
+        ensure_key_ring(keys_path)
+    keys = KeyRingSource(keys_path)
+    tokens = TokenService(
+        keys,
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+        access_token_ttl_s=settings.access_token_ttl_s,
+    )
+    security._authenticator = Authenticator(tokens, Denylist(redis_holder.client), keys)
+    security.refresh_token_ttl_s = settings.refresh_token_ttl_s

@@ -86,6 +86,15 @@ class Operation:
         return tuple(p for p in self.parameters if p.location == location)
 
     @property
+    def authentication(self) -> str:
+        """``required``, ``optional`` (a ``{}`` alternative) or ``none`` (public)."""
+        if not self.security:
+            return "none"
+        if any(not requirement for requirement in self.security):
+            return "optional"
+        return "required"
+
+    @property
     def typed_responses(self) -> tuple[Response, ...]:
         return tuple(r for r in self.responses if not r.is_problem)
 

@@ -15,7 +15,18 @@ from codegen.typemap import Imports, TypeMapper, constraints
 
 GROUP_SUFFIX = {"path": "Path", "query": "Query", "header": "Header", "cookie": "Cookie"}
 _ROUTE_RESERVED = frozenset(
-    {"parse", "render", "request_headers", "request_cookies", "service", "flask", "Any", "Protocol"}
+    {
+        "parse",
+        "render",
+        "request_headers",
+        "request_cookies",
+        "caller",
+        "optional_caller",
+        "service",
+        "flask",
+        "Any",
+        "Protocol",
+    }
 )
 _SCHEMA_IMPORTED = frozenset(
     {"Any", "ClassVar", "Literal", "TypeAlias", "BaseModel", "ConfigDict", "Field", "RootModel"}
@@ -227,6 +238,12 @@ class _SchemasModule:
                 request_fields.append(f"    body: {body_type}")
             else:
                 request_fields.append(f"    body: {body_type} | None = None")
+        if op.authentication != "none":
+            principal = self.imports.add("runtime.contract", "Principal")
+            optional = op.authentication == "optional"
+            request_fields.append(
+                f"    caller: {principal} | None = None" if optional else f"    caller: {principal}"
+            )
         request = self._name(f"{op.class_prefix}Request", op)
         base = self.imports.add("runtime.contract", "RequestModel")
         self.classes.append(
@@ -434,6 +451,10 @@ def _request_arguments(op: Operation, spec: Mapping[str, Any], imports: Imports)
         if not op.request_body.required:
             parsed = f'None if params.get("body") is None else {parsed}'
         args.append(f"        body={parsed},")
+    if op.authentication == "required":
+        args.append(f"        caller={imports.add('runtime.contract', 'caller')}(),")
+    elif op.authentication == "optional":
+        args.append(f"        caller={imports.add('runtime.contract', 'optional_caller')}(),")
     return args
 
 

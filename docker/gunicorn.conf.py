@@ -36,8 +36,14 @@ forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 
 
 def on_starting(server: Any) -> None:
-    """Migrate once, in the master, before any worker serves (development and when asked)."""
+    """Once, in the master, before any worker serves: the development key ring, and the
+    migrations (in development and when AUTO_MIGRATE asks)."""
     configure_logging(level=_settings.log_level, json=_settings.log_json)
+    if _settings.jwt_keys_file is None:
+        from app.common.auth import ensure_key_ring
+        from app.config import DEFAULT_KEY_RING_PATH
+
+        ensure_key_ring(DEFAULT_KEY_RING_PATH)
     if _settings.auto_migrate_enabled:
         from app.migrate import upgrade
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -12,12 +12,15 @@ from urllib.parse import urlsplit
 import connexion
 import structlog
 import yaml
-from connexion.exceptions import ProblemException
+from connexion.exceptions import OAuthScopeProblem, ProblemException
 from connexion.lifecycle import ConnexionRequest, ConnexionResponse
 from connexion.middleware import MiddlewarePosition
 from connexion.options import SwaggerUIOptions
 from starlette.exceptions import HTTPException
+from starlette.middleware.cors import CORSMiddleware
 
+from runtime.auth import Principal, security_map
+from runtime.edges import BodySizeLimitMiddleware, SecurityHeadersMiddleware, cors_options
 from runtime.errors import (
     PROBLEM_JSON,
     FieldError,
@@ -29,13 +32,12 @@ from runtime.errors import (
 )
 from runtime.logging import get_logger
 from runtime.middleware import RejectControlCharactersInPath, RequestContextMiddleware
+from runtime.ratelimit import RateLimitMiddleware, policies_from_spec
 from runtime.routing import OperationResolver
 from runtime.settings import RuntimeSettings
 from runtime.validation import VALIDATOR_MAP
 
 log = get_logger("runtime.errors")
-
-API_HEADERS = (("X-Content-Type-Options", "nosniff"), ("Cache-Control", "no-store"))
 
 
 def _dependency_errors() -> tuple[type[BaseException], ...]:
@@ -68,7 +70,8 @@ def _from_connexion(exc: ProblemException) -> Problem:
     # validators run; they get our problem shape and type URIs, not Connexion's about:blank.
     problem = problem_for_status(exc.status, exc.detail, headers=exc.headers or None)
     if exc.status == 400 and exc.detail:
-        return ValidationProblem(errors=[FieldError("#", exc.detail)])
+        problem = ValidationProblem(errors=[FieldError("#", exc.detail)])
+        problem.headers.update(exc.headers or {})
     return problem
 
 
@@ -109,6 +112,18 @@ def handle_problem(
         problem = problem_for_status(exc.status_code, exc.detail, headers=exc.headers)
     else:
         problem = problem_for_status(500)
+    if problem.status == 401:
+        # WHY: RFC 9110 requires a challenge on every 401; RFC 6750 adds the error code only
+        # when credentials were sent.
+        sent = "authorization" in request.headers
+        problem.headers.setdefault(
+            "WWW-Authenticate", 'Bearer error="invalid_token"' if sent else "Bearer"
+        )
+    elif problem.status == 403 and isinstance(exc, OAuthScopeProblem):
+        # WHY: Connexion's message lists the token's scopes; the client knows its own token.
+        problem = problem_for_status(403, "The access token lacks a scope this operation needs.")
+        problem.headers["WWW-Authenticate"] = 'Bearer error="insufficient_scope"'
+
     if problem.status == 405 and allowed is not None:
         allow = allowed.for_path(request.url.path)
         if allow:
@@ -154,6 +169,7 @@ def build_app(
     spec_path: Path,
     operations: Mapping[str, str],
     settings: RuntimeSettings,
+    verify_token: Callable[[str], Principal] | None = None,
     arguments: Mapping[str, Any] | None = None,
 ) -> connexion.FlaskApp:
     """A Connexion ``FlaskApp`` with problem+json errors, request ids, and all-errors validation."""
@@ -164,22 +180,49 @@ def build_app(
             swagger_ui=settings.swagger_ui_enabled, swagger_ui_path="/ui"
         ),
     )
+    spec = yaml.safe_load(spec_path.read_text(encoding="utf-8"))
+    base = urlsplit((spec.get("servers") or [{"url": ""}])[0].get("url", "")).path.rstrip("/")
+    # WHY: within one position the middleware added first is the outermost. These wrap the
+    # exception middleware, so error responses carry the request id, headers and CORS too.
+    app.add_middleware(RequestContextMiddleware, position=MiddlewarePosition.BEFORE_EXCEPTION)
     app.add_middleware(
-        RequestContextMiddleware,
+        SecurityHeadersMiddleware,
         position=MiddlewarePosition.BEFORE_EXCEPTION,
-        extra_headers=API_HEADERS,
+        hsts=settings.is_production,
+        docs_prefix=f"{base}/ui" if settings.swagger_ui_enabled else None,
+    )
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            position=MiddlewarePosition.BEFORE_EXCEPTION,
+            **cors_options(settings.cors_origins, spec=spec),
+        )
+    app.add_middleware(
+        BodySizeLimitMiddleware,
+        position=MiddlewarePosition.BEFORE_SWAGGER,
+        max_bytes=settings.max_body_bytes,
     )
     app.add_middleware(RejectControlCharactersInPath, position=MiddlewarePosition.BEFORE_SWAGGER)
+    if settings.rate_limits:
+        # WHY: after routing (the operation id) and security (the caller), before validation,
+        # so an attempt with an invalid body still counts.
+        app.add_middleware(
+            RateLimitMiddleware,
+            position=MiddlewarePosition.BEFORE_VALIDATION,
+            policies=policies_from_spec(spec),
+            storage_url=settings.redis_url,
+            namespace=f"rl:{settings.service_name}",
+        )
     app.add_api(
         spec_path.name,
         resolver=OperationResolver(operations),
         strict_validation=True,
         validate_responses=settings.validate_responses,
         validator_map=VALIDATOR_MAP,
+        security_map=security_map(verify_token) if verify_token else None,
         pythonic_params=False,
         arguments=dict(arguments or {}),
     )
-    allowed = AllowedMethods(yaml.safe_load(spec_path.read_text(encoding="utf-8")))
-    install_error_handlers(app, allowed)
+    install_error_handlers(app, AllowedMethods(spec))
     structlog.get_logger("runtime").debug("app_built", operations=len(operations))
     return app

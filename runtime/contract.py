@@ -9,9 +9,25 @@ import flask
 from pydantic import BaseModel, ConfigDict, ValidationError
 from pydantic_core import to_json
 
-from runtime.errors import FieldError, ValidationProblem
+from runtime.auth.security import current_principal
+from runtime.auth.tokens import Principal
+from runtime.errors import FieldError, Unauthenticated, ValidationProblem
 
 M = TypeVar("M", bound=BaseModel)
+
+__all__ = [
+    "ApiResponse",
+    "HeadersModel",
+    "ParametersModel",
+    "Principal",
+    "RequestModel",
+    "caller",
+    "optional_caller",
+    "parse",
+    "render",
+    "request_cookies",
+    "request_headers",
+]
 
 
 class RequestModel(BaseModel):
@@ -91,3 +107,19 @@ def request_headers() -> dict[str, str]:
 
 def request_cookies() -> dict[str, str]:
     return dict(flask.request.cookies)
+
+
+def optional_caller() -> Principal | None:
+    """Who is calling, when the operation accepts anonymous calls too."""
+    return current_principal()
+
+
+def caller() -> Principal:
+    """Who is calling an operation whose security requires a token.
+
+    Connexion's security middleware has already refused the request without one, so a
+    missing principal here means the runtime is wired wrongly: fail closed, as a 401."""
+    principal = current_principal()
+    if principal is None:
+        raise Unauthenticated("This operation needs an access token.")
+    return principal

@@ -91,6 +91,29 @@ class MalformedRequest(Problem):
     title = "Malformed Request"
 
 
+class Unauthenticated(Problem):
+    """401; the runtime adds ``WWW-Authenticate: Bearer`` to every 401 it sends."""
+
+    status = 401
+    kind = "unauthenticated"
+    title = "Unauthenticated"
+
+
+class Forbidden(Problem):
+    status = 403
+    kind = "forbidden"
+    title = "Forbidden"
+
+
+class TooManyRequests(Problem):
+    status = 429
+    kind = "too-many-requests"
+    title = "Too Many Requests"
+
+    def __init__(self, detail: str | None = None, *, retry_after: int) -> None:
+        super().__init__(detail, headers={"Retry-After": str(max(1, retry_after))})
+
+
 class NotFound(Problem):
     status = 404
     kind = "not-found"

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 import time
 import uuid
-from collections.abc import Iterable
 
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -39,9 +38,8 @@ class RequestContextMiddleware:
 
     WHY: pure ASGI rather than BaseHTTPMiddleware, which buffers bodies and breaks contextvars."""
 
-    def __init__(self, app: ASGIApp, *, extra_headers: Iterable[tuple[str, str]] = ()) -> None:
+    def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self.extra_headers = [(k.lower().encode(), v.encode()) for k, v in extra_headers]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -62,8 +60,6 @@ class RequestContextMiddleware:
                     (k, v) for k, v in message.get("headers", ()) if k.lower() != b"x-request-id"
                 ]
                 headers.append((b"x-request-id", request_id.encode()))
-                present = {k.lower() for k, _ in headers}
-                headers.extend((k, v) for k, v in self.extra_headers if k not in present)
                 message["headers"] = headers
             await send(message)
 

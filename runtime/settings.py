@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
-from typing import Any, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
     EnvSettingsSource,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
 )
@@ -82,6 +84,17 @@ class RuntimeSettings(BaseSettings):
     swagger_ui: bool | None = None
     validate_responses: bool = False
 
+    jwt_keys_file: Path | None = None
+    jwt_issuer: str = "urn:contract-first:api"
+    jwt_audience: str = "api"
+    access_token_ttl_s: int = Field(900, ge=60, le=3600)
+    refresh_token_ttl_s: int = Field(30 * 24 * 3600, ge=3600, le=90 * 24 * 3600)
+
+    # WHY: NoDecode lets CORS_ORIGINS be a plain comma-separated list, not only JSON.
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    max_body_bytes: int = Field(1_048_576, ge=1024, le=100 * 1_048_576)
+    rate_limits: bool = True
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -105,9 +118,23 @@ class RuntimeSettings(BaseSettings):
             problems.append("DATABASE_URL points at SQLite; production needs PostgreSQL.")
         if not self.redis_url:
             problems.append("REDIS_URL is missing; production needs Redis.")
+        if self.jwt_keys_file is None:
+            problems.append("JWT_KEYS_FILE is missing; production needs a mounted key ring.")
+        if "*" in self.cors_origins:
+            problems.append("CORS_ORIGINS may not be '*' in production; list the origins.")
         if problems:
             raise ValueError(" ".join(problems))
         return self
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [origin.strip() for origin in text.split(",") if origin.strip()]
+        return value
 
     @classmethod
     def load(cls) -> Self:

@@ -66,7 +66,9 @@ def clean_postgres(postgres_url: str) -> Iterator[str]:
     yield postgres_url
     engine = create_engine(postgres_url)
     with engine.begin() as connection:
-        connection.execute(text("TRUNCATE projects, tasks CASCADE"))
+        connection.execute(
+            text("TRUNCATE projects, tasks, refresh_tokens, refresh_families, users CASCADE")
+        )
     engine.dispose()
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from runtime.errors import Conflict, NotFound
+from runtime.errors import Conflict, Forbidden, NotFound, Unauthenticated
 
 
 class ProjectNotFound(NotFound):
@@ -18,3 +18,23 @@ class TaskNotFound(NotFound):
 class InvalidTransition(Conflict):
     kind = "invalid-status-transition"
     title = "Invalid Status Transition"
+
+
+class UserNotFound(NotFound):
+    kind = "user-not-found"
+    title = "User Not Found"
+
+
+class EmailAlreadyRegistered(Conflict):
+    kind = "email-already-registered"
+    title = "E-mail Already Registered"
+
+
+class InvalidGrant(Unauthenticated):
+    kind = "invalid-grant"
+    title = "Invalid Credentials"
+
+
+class WrongPassword(Forbidden):
+    kind = "wrong-password"
+    title = "Wrong Password"

@@ -6,8 +6,10 @@ from alembic import context
 from sqlalchemy import create_engine, pool, text
 
 from app.common.orm import Base
-from app.modules.projects import models as _projects  # noqa: F401 - registers the tables
+from app.modules.auth import models as _auth  # noqa: F401 - registers the tables
+from app.modules.projects import models as _projects  # noqa: F401
 from app.modules.tasks import models as _tasks  # noqa: F401
+from app.modules.users import models as _users  # noqa: F401
 
 # WHY: two instances starting together must not both migrate; PostgreSQL serialises them on
 # an advisory lock (any constant works, it only has to be the same in every process).

@@ -3,19 +3,37 @@
 from __future__ import annotations
 
 import json
+import uuid
 from pathlib import Path
 
 import httpx
 
 from tests.server import running_server
 
+PASSWORD = "correct horse battery staple"
+
+
+def login(api: str) -> dict[str, str]:
+    """Register a new account over HTTP and return its Authorization header."""
+    email = f"e2e-{uuid.uuid4().hex[:8]}@example.com"
+    credentials = {"email": email, "password": PASSWORD}
+    assert httpx.post(f"{api}/auth/register", json=credentials, timeout=10).status_code == 201
+    pair = httpx.post(f"{api}/auth/token", json=credentials, timeout=10)
+    assert pair.status_code == 200, pair.text
+    return {"Authorization": f"Bearer {pair.json()['access_token']}"}
+
 
 def test_the_default_setup_serves_on_sqlite_without_any_configuration(tmp_path: Path) -> None:
     env = {"ENVIRONMENT": "development"}
     with running_server(env, tmp_path / "server.log") as server:
-        created = httpx.post(f"{server.api}/projects", json={"name": "On SQLite"}, timeout=10)
+        auth = login(server.api)
+        created = httpx.post(
+            f"{server.api}/projects", json={"name": "On SQLite"}, headers=auth, timeout=10
+        )
         assert created.status_code == 201, created.text
-        fetched = httpx.get(f"{server.base_url}{created.headers['location']}", timeout=10)
+        fetched = httpx.get(
+            f"{server.base_url}{created.headers['location']}", headers=auth, timeout=10
+        )
         assert fetched.json()["name"] == "On SQLite"
         ready = httpx.get(f"{server.api}/readyz", timeout=10).json()
         assert ready == {"status": "ok", "checks": {"database": "ok", "redis": "skipped"}}
@@ -27,7 +45,7 @@ def test_a_project_and_task_flow_on_postgres_and_redis(
     env = {"ENVIRONMENT": "test", "DATABASE_URL": clean_postgres, "REDIS_URL": clean_redis}
     with (
         running_server(env, tmp_path / "server.log") as server,
-        httpx.Client(base_url=server.api, timeout=10) as http,
+        httpx.Client(base_url=server.api, timeout=10, headers=login(server.api)) as http,
     ):
         assert http.get("/readyz").json()["checks"] == {"database": "ok", "redis": "ok"}
         project = http.post("/projects", json={"name": "Launch"}).json()

@@ -8,13 +8,18 @@ from pathlib import Path
 
 import httpx
 
+from runtime.auth import KeyRing
+from tests.e2e.test_flow import login
 from tests.server import GUNICORN, ROOT, running_server
 
 
 def test_production_serves_on_postgres_and_redis_without_swagger_ui(
     tmp_path: Path, clean_postgres: str, clean_redis: str
 ) -> None:
+    keys = tmp_path / "jwt-keys.json"
+    KeyRing.generate(keys)
     env = {
+        "JWT_KEYS_FILE": str(keys),
         "ENVIRONMENT": "production",
         "DATABASE_URL": clean_postgres,
         "REDIS_URL": clean_redis,
@@ -23,7 +28,9 @@ def test_production_serves_on_postgres_and_redis_without_swagger_ui(
     with running_server(env, tmp_path / "server.log") as server:
         assert httpx.get(f"{server.api}/readyz", timeout=5).status_code == 200
         assert httpx.get(f"{server.api}/ui/", timeout=5).status_code == 404
-        created = httpx.post(f"{server.api}/projects", json={"name": "Prod"}, timeout=5)
+        created = httpx.post(
+            f"{server.api}/projects", json={"name": "Prod"}, headers=login(server.api), timeout=5
+        )
         assert created.status_code == 201
 
 
@@ -46,4 +53,5 @@ def test_production_refuses_to_start_on_sqlite_naming_the_setting(tmp_path: Path
     output = result.stdout + result.stderr
     assert "DATABASE_URL points at SQLite" in output
     assert "REDIS_URL is missing" in output
+    assert "JWT_KEYS_FILE is missing" in output
     assert "Traceback" not in output

@@ -1,16 +1,23 @@
-"""The app in-process against the real PostgreSQL and Redis."""
+"""The app in-process against the real PostgreSQL and Redis, with real accounts and tokens."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import create_engine, text
 from starlette.testclient import TestClient
 
 from app import create_app
 from app.config import Settings
 from app.extensions import db
+from runtime.auth import KeyRing, KeyRingSource, TokenService
+
+API = "/api/v1"
+PASSWORD = "correct horse battery staple"
 
 
 def make_settings(**overrides: Any) -> Settings:
@@ -18,14 +25,75 @@ def make_settings(**overrides: Any) -> Settings:
     return Settings(**values)
 
 
-@pytest.fixture
-def app_settings(clean_postgres: str, clean_redis: str) -> Settings:
-    return make_settings(database_url=clean_postgres, redis_url=clean_redis)
+@pytest.fixture(scope="session")
+def key_ring_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("keys") / "jwt-keys.json"
+    KeyRing.generate(path)
+    return path
 
 
 @pytest.fixture
-def client(app_settings: Settings) -> Iterator[TestClient]:
+def app_settings(clean_postgres: str, clean_redis: str, key_ring_file: Path) -> Settings:
+    return make_settings(
+        database_url=clean_postgres, redis_url=clean_redis, jwt_keys_file=key_ring_file
+    )
+
+
+def token_service(settings: Settings) -> TokenService:
+    assert settings.jwt_keys_file is not None
+    return TokenService(
+        KeyRingSource(settings.jwt_keys_file),
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+        access_token_ttl_s=settings.access_token_ttl_s,
+    )
+
+
+def register_and_login(client: TestClient, email: str | None = None) -> dict[str, Any]:
+    """A new account's token pair, plus its ``email`` and ``headers`` for requests."""
+    email = email or f"user-{uuid.uuid4().hex[:8]}@example.com"
+    registered = client.post(f"{API}/auth/register", json={"email": email, "password": PASSWORD})
+    assert registered.status_code == 201, registered.text
+    pair = client.post(f"{API}/auth/token", json={"email": email, "password": PASSWORD})
+    assert pair.status_code == 200, pair.text
+    body: dict[str, Any] = pair.json()
+    body["email"] = email
+    body["id"] = registered.json()["id"]
+    body["headers"] = {"Authorization": f"Bearer {body['access_token']}"}
+    return body
+
+
+@pytest.fixture
+def anonymous(app_settings: Settings) -> Iterator[TestClient]:
+    """A client of the app with no credentials."""
     app = create_app(app_settings)
     with app.test_client() as test_client:
         yield test_client
     db.engine.dispose()
+
+
+@pytest.fixture
+def client(anonymous: TestClient) -> TestClient:
+    """The app as a freshly registered user ("user A")."""
+    anonymous.headers.update(register_and_login(anonymous)["headers"])
+    return anonymous
+
+
+@pytest.fixture
+def other_headers(anonymous: TestClient) -> dict[str, str]:
+    """Credentials of a second, unrelated user ("user B")."""
+    headers: dict[str, str] = register_and_login(anonymous)["headers"]
+    return headers
+
+
+@pytest.fixture
+def make_admin(clean_postgres: str) -> Callable[[str], None]:
+    def promote(email: str) -> None:
+        engine = create_engine(clean_postgres)
+        with engine.begin() as connection:
+            connection.execute(
+                text("UPDATE users SET role = 'admin' WHERE email = :email"), {"email": email}
+            )
+        engine.dispose()
+
+    return promote

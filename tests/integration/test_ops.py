@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import re
+import uuid
+from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 import yaml
@@ -11,15 +14,20 @@ from starlette.testclient import TestClient
 from app import create_app
 from app.config import ROOT
 from app.extensions import db
-from tests.integration.conftest import make_settings
+from tests.integration.conftest import make_settings, token_service
 
 API = "/api/v1"
 CLOSED_PORT_PG = "postgresql+psycopg2://postgres@127.0.0.1:1/none"
 CLOSED_PORT_REDIS = "redis://127.0.0.1:1/0"
 
 
-def serve(**overrides: object) -> TestClient:
-    return create_app(make_settings(**overrides)).test_client()
+@pytest.fixture
+def serve(key_ring_file: Path) -> Callable[..., TestClient]:
+    def client_for(**overrides: object) -> TestClient:
+        settings = make_settings(jwt_keys_file=key_ring_file, **overrides)
+        return create_app(settings).test_client()
+
+    return client_for
 
 
 def test_readiness_checks_postgres_and_redis(client: TestClient) -> None:
@@ -28,7 +36,9 @@ def test_readiness_checks_postgres_and_redis(client: TestClient) -> None:
     assert response.json() == {"status": "ok", "checks": {"database": "ok", "redis": "ok"}}
 
 
-def test_redis_down_makes_readiness_503_while_liveness_stays_200(clean_postgres: str) -> None:
+def test_redis_down_makes_readiness_503_while_liveness_stays_200(
+    clean_postgres: str, serve: Callable[..., TestClient]
+) -> None:
     with serve(database_url=clean_postgres, redis_url=CLOSED_PORT_REDIS) as client:
         ready = client.get(f"{API}/readyz")
         assert ready.status_code == 503
@@ -39,9 +49,13 @@ def test_redis_down_makes_readiness_503_while_liveness_stays_200(clean_postgres:
     db.engine.dispose()
 
 
-def test_database_down_is_a_fast_503_with_retry_after_and_no_internals() -> None:
+def test_database_down_is_a_fast_503_with_retry_after_and_no_internals(
+    serve: Callable[..., TestClient], key_ring_file: Path
+) -> None:
+    tokens = token_service(make_settings(jwt_keys_file=key_ring_file))
+    token = tokens.issue_access_token(str(uuid.uuid4()), ["projects"]).token
     with serve(database_url=CLOSED_PORT_PG, db_connect_timeout_s=1) as client:
-        response = client.get(f"{API}/projects")
+        response = client.get(f"{API}/projects", headers={"Authorization": f"Bearer {token}"})
         assert response.status_code == 503
         assert response.headers["retry-after"]
         body = response.text
@@ -64,9 +78,14 @@ def test_swagger_ui_serves_the_page_and_the_spec_it_loads(client: TestClient) ->
     assert client.get(f"{API}/ui/swagger-ui-bundle.js").status_code == 200
 
 
-def test_production_does_not_serve_the_swagger_ui(clean_postgres: str, clean_redis: str) -> None:
+def test_production_does_not_serve_the_swagger_ui(
+    clean_postgres: str, clean_redis: str, key_ring_file: Path
+) -> None:
     settings = make_settings(
-        environment="production", database_url=clean_postgres, redis_url=clean_redis
+        environment="production",
+        database_url=clean_postgres,
+        redis_url=clean_redis,
+        jwt_keys_file=key_ring_file,
     )
     with create_app(settings).test_client() as client:
         assert client.get(f"{API}/ui/").status_code == 404

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Index, String
+import uuid
+
+from sqlalchemy import ForeignKey, Index, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.common.orm import Base, TimestampedMixin
@@ -13,6 +15,14 @@ class Project(TimestampedMixin, Base):
 
     name: Mapped[str] = mapped_column(String(200))
     description: Mapped[str | None] = mapped_column(String(2000), nullable=True)
+    # WHY: nullable only for projects created before accounts existed; those are visible to
+    # administrators alone. Every new project has its creator as owner.
+    owner_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("users.id", ondelete="CASCADE"), nullable=True
+    )
 
     # WHY: the list is newest first by (created_at, id); this index serves its keyset pages.
-    __table_args__ = (Index("ix_projects_created_at_id", "created_at", "id"),)
+    __table_args__ = (
+        Index("ix_projects_created_at_id", "created_at", "id"),
+        Index("ix_projects_owner_id_created_at_id", "owner_id", "created_at", "id"),
+    )

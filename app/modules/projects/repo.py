@@ -18,8 +18,8 @@ class ProjectRepo:
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    def add(self, *, name: str, description: str | None) -> Project:
-        project = Project(name=name, description=description)
+    def add(self, *, name: str, description: str | None, owner_id: uuid.UUID) -> Project:
+        project = Project(name=name, description=description, owner_id=owner_id)
         self.session.add(project)
         self.session.flush()
         return project
@@ -28,10 +28,16 @@ class ProjectRepo:
         return self.session.get(Project, project_id)
 
     def list_page(
-        self, *, limit: int, after: tuple[datetime, uuid.UUID] | None = None
+        self,
+        *,
+        limit: int,
+        owner_id: uuid.UUID | None,
+        after: tuple[datetime, uuid.UUID] | None = None,
     ) -> Sequence[Project]:
-        """Newest first; ``after`` is the (created_at, id) of the last item already seen."""
+        """Newest first, of one owner (None: everyone's); ``after`` is the last item seen."""
         query = select(Project).order_by(Project.created_at.desc(), Project.id.desc())
+        if owner_id is not None:
+            query = query.where(Project.owner_id == owner_id)
         if after is not None:
             query = query.where(tuple_(Project.created_at, Project.id) < tuple_(*after))
         return self.session.scalars(query.limit(limit)).all()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import uuid
+
+from app.common.auth import is_admin, user_id
 from app.common.errors import ProjectNotFound
 from app.common.utils import API_PREFIX, as_utc, cursor_position, link_header, split_page
 from app.extensions import db
@@ -22,7 +25,25 @@ from app.modules.projects.schemas import (
     UpdateProject200,
     UpdateProjectRequest,
 )
+from runtime.auth import Principal
+from runtime.errors import Forbidden
 from runtime.pagination import next_link
+
+
+def visible_project(
+    repo: ProjectRepo, project_id: uuid.UUID, caller: Principal, *, write: bool = False
+) -> models.Project:
+    """The project if the caller may see it; changing one needs its owner.
+
+    WHY: another user's project is a 404, not a 403, so ids do not confirm what exists.
+    Administrators read every project but change only their own (403 on the others)."""
+    project = repo.get(project_id)
+    owned = project is not None and project.owner_id == user_id(caller)
+    if project is None or not (owned or is_admin(caller)):
+        raise ProjectNotFound(f"There is no project {project_id}.")
+    if write and not owned:
+        raise Forbidden("Administrators may read this project but only its owner may change it.")
+    return project
 
 
 def to_project(row: models.Project) -> Project:
@@ -39,15 +60,17 @@ class ProjectsServiceImpl:
     def __init__(self, repo: ProjectRepo) -> None:
         self.repo = repo
 
-    def _get(self, project_id: object) -> models.Project:
-        project = self.repo.get(project_id)  # type: ignore[arg-type]
-        if project is None:
-            raise ProjectNotFound(f"There is no project {project_id}.")
-        return project
+    def _get(
+        self, project_id: uuid.UUID, caller: Principal, *, write: bool = False
+    ) -> models.Project:
+        return visible_project(self.repo, project_id, caller, write=write)
 
     def list_projects(self, request: ListProjectsRequest) -> ListProjects200:
         query = request.query
-        rows = self.repo.list_page(limit=query.limit + 1, after=cursor_position(query.cursor))
+        owner = None if is_admin(request.caller) else user_id(request.caller)
+        rows = self.repo.list_page(
+            limit=query.limit + 1, owner_id=owner, after=cursor_position(query.cursor)
+        )
         page, cursor = split_page(rows, query.limit)
         url = next_link(f"{API_PREFIX}/projects", {"limit": query.limit}, cursor)
         return ListProjects200(
@@ -56,17 +79,21 @@ class ProjectsServiceImpl:
         )
 
     def create_project(self, request: CreateProjectRequest) -> CreateProject201:
-        project = self.repo.add(name=request.body.name, description=request.body.description)
+        project = self.repo.add(
+            name=request.body.name,
+            description=request.body.description,
+            owner_id=user_id(request.caller),
+        )
         return CreateProject201(
             body=to_project(project),
             headers=CreateProject201Headers(location=f"{API_PREFIX}/projects/{project.id}"),
         )
 
     def get_project(self, request: GetProjectRequest) -> GetProject200:
-        return GetProject200(body=to_project(self._get(request.path.project_id)))
+        return GetProject200(body=to_project(self._get(request.path.project_id, request.caller)))
 
     def update_project(self, request: UpdateProjectRequest) -> UpdateProject200:
-        project = self._get(request.path.project_id)
+        project = self._get(request.path.project_id, request.caller, write=True)
         changes = request.body.model_dump(exclude_unset=True)
         if "name" in changes and changes["name"] is None:
             changes.pop("name")
@@ -76,7 +103,7 @@ class ProjectsServiceImpl:
         return UpdateProject200(body=to_project(project))
 
     def delete_project(self, request: DeleteProjectRequest) -> DeleteProject204:
-        self.repo.delete(self._get(request.path.project_id))
+        self.repo.delete(self._get(request.path.project_id, request.caller, write=True))
         return DeleteProject204()
 
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import uuid
 
-from app.common.errors import InvalidTransition, ProjectNotFound, TaskNotFound
+from app.common.errors import InvalidTransition, TaskNotFound
 from app.common.utils import API_PREFIX, as_utc, cursor_position, link_header, split_page
 from app.extensions import db
 from app.modules.components import Task, TaskPage
 from app.modules.projects.repo import ProjectRepo
+from app.modules.projects.service import visible_project
 from app.modules.tasks import models
 from app.modules.tasks.repo import TaskRepo
 from app.modules.tasks.schemas import (
@@ -25,6 +26,7 @@ from app.modules.tasks.schemas import (
     UpdateTask200,
     UpdateTaskRequest,
 )
+from runtime.auth import Principal
 from runtime.pagination import next_link
 
 # WHY: a task moves one step forward at a time; staying put is allowed so PATCH stays idempotent.
@@ -54,20 +56,22 @@ class TasksServiceImpl:
         self.tasks = tasks
         self.projects = projects
 
-    def _project_id(self, project_id: uuid.UUID) -> uuid.UUID:
-        if self.projects.get(project_id) is None:
-            raise ProjectNotFound(f"There is no project {project_id}.")
-        return project_id
+    def _project_id(
+        self, project_id: uuid.UUID, caller: Principal, *, write: bool = False
+    ) -> uuid.UUID:
+        return visible_project(self.projects, project_id, caller, write=write).id
 
-    def _get(self, project_id: uuid.UUID, task_id: uuid.UUID) -> models.Task:
-        task = self.tasks.get(self._project_id(project_id), task_id)
+    def _get(
+        self, project_id: uuid.UUID, task_id: uuid.UUID, caller: Principal, *, write: bool = False
+    ) -> models.Task:
+        task = self.tasks.get(self._project_id(project_id, caller, write=write), task_id)
         if task is None:
             raise TaskNotFound(f"There is no task {task_id} in project {project_id}.")
         return task
 
     def list_tasks(self, request: ListTasksRequest) -> ListTasks200:
         query = request.query
-        project_id = self._project_id(request.path.project_id)
+        project_id = self._project_id(request.path.project_id, request.caller)
         status = query.status.value if query.status is not None else None
         rows = self.tasks.list_page(
             project_id=project_id,
@@ -87,7 +91,7 @@ class TasksServiceImpl:
         )
 
     def create_task(self, request: CreateTaskRequest) -> CreateTask201:
-        project_id = self._project_id(request.path.project_id)
+        project_id = self._project_id(request.path.project_id, request.caller, write=True)
         task = self.tasks.add(project_id=project_id, title=request.body.title)
         return CreateTask201(
             body=to_task(task),
@@ -97,10 +101,12 @@ class TasksServiceImpl:
         )
 
     def get_task(self, request: GetTaskRequest) -> GetTask200:
-        return GetTask200(body=to_task(self._get(request.path.project_id, request.path.task_id)))
+        path = request.path
+        return GetTask200(body=to_task(self._get(path.project_id, path.task_id, request.caller)))
 
     def update_task(self, request: UpdateTaskRequest) -> UpdateTask200:
-        task = self._get(request.path.project_id, request.path.task_id)
+        path = request.path
+        task = self._get(path.project_id, path.task_id, request.caller, write=True)
         changes = request.body
         if changes.status is not None:
             check_transition(task.status, changes.status.value)
@@ -111,7 +117,8 @@ class TasksServiceImpl:
         return UpdateTask200(body=to_task(task))
 
     def delete_task(self, request: DeleteTaskRequest) -> DeleteTask204:
-        self.tasks.delete(self._get(request.path.project_id, request.path.task_id))
+        path = request.path
+        self.tasks.delete(self._get(path.project_id, path.task_id, request.caller, write=True))
         return DeleteTask204()
 
 

@@ -25,10 +25,15 @@ class FakeProjectRepo:
         self.rows: dict[uuid.UUID, Project] = {}
         self.clock = clock or Clock()
 
-    def add(self, *, name: str, description: str | None) -> Project:
+    def add(self, *, name: str, description: str | None, owner_id: uuid.UUID) -> Project:
         at = self.clock.tick()
         project = Project(
-            id=uuid.uuid4(), name=name, description=description, created_at=at, updated_at=at
+            id=uuid.uuid4(),
+            name=name,
+            description=description,
+            owner_id=owner_id,
+            created_at=at,
+            updated_at=at,
         )
         self.rows[project.id] = project
         return project
@@ -37,9 +42,17 @@ class FakeProjectRepo:
         return self.rows.get(project_id)
 
     def list_page(
-        self, *, limit: int, after: tuple[datetime, uuid.UUID] | None = None
+        self,
+        *,
+        limit: int,
+        owner_id: uuid.UUID | None,
+        after: tuple[datetime, uuid.UUID] | None = None,
     ) -> Sequence[Project]:
-        rows = sorted(self.rows.values(), key=lambda p: (p.created_at, p.id), reverse=True)
+        rows = sorted(
+            (p for p in self.rows.values() if owner_id in (None, p.owner_id)),
+            key=lambda p: (p.created_at, p.id),
+            reverse=True,
+        )
         if after is not None:
             rows = [p for p in rows if (p.created_at, p.id) < after]
         return rows[:limit]

@@ -1,0 +1,80 @@
+"""Every query of the auth domain: refresh-token families and their tokens."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from app.common.orm import utcnow
+from app.modules.auth.models import RefreshFamily, RefreshToken
+
+
+class RefreshTokenRepo:
+    """``autonomous`` opens a session of its own, for writes that must outlive a failed request."""
+
+    def __init__(self, session: Session, autonomous: Callable[[], Session]) -> None:
+        self.session = session
+        self.autonomous = autonomous
+
+    def start_family(self, *, user_id: uuid.UUID, expires_at: datetime) -> RefreshFamily:
+        family = RefreshFamily(user_id=user_id, expires_at=expires_at)
+        self.session.add(family)
+        self.session.flush()
+        return family
+
+    def add_token(self, *, family_id: uuid.UUID, token_hash: str) -> RefreshToken:
+        token = RefreshToken(family_id=family_id, token_hash=token_hash)
+        self.session.add(token)
+        self.session.flush()
+        return token
+
+    def find(self, token_hash: str) -> tuple[RefreshToken, RefreshFamily] | None:
+        row = self.session.execute(
+            select(RefreshToken, RefreshFamily)
+            .join(RefreshFamily, RefreshFamily.id == RefreshToken.family_id)
+            .where(RefreshToken.token_hash == token_hash)
+        ).first()
+        return (row[0], row[1]) if row is not None else None
+
+    def claim(self, token_id: uuid.UUID) -> bool:
+        """Mark the token used; False when another request used it first.
+
+        WHY: one conditional UPDATE rather than read-then-write: of concurrent refreshes with
+        one token exactly one sees ``used_at IS NULL``; PostgreSQL makes the others wait for
+        its row lock and then re-check the condition."""
+        result = self.session.execute(
+            update(RefreshToken)
+            .where(RefreshToken.id == token_id, RefreshToken.used_at.is_(None))
+            .values(used_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
+        return bool(getattr(result, "rowcount", 0) == 1)
+
+    def revoke_family_now(self, family_id: uuid.UUID, *, reason: str) -> None:
+        """Revoke in a transaction of its own, committed even though this request fails."""
+        with self.autonomous() as session, session.begin():
+            session.execute(
+                update(RefreshFamily)
+                .where(RefreshFamily.id == family_id, RefreshFamily.revoked_at.is_(None))
+                .values(revoked_at=utcnow(), revoked_reason=reason)
+            )
+
+    def revoke_family(self, family_id: uuid.UUID, *, reason: str) -> None:
+        self.session.execute(
+            update(RefreshFamily)
+            .where(RefreshFamily.id == family_id, RefreshFamily.revoked_at.is_(None))
+            .values(revoked_at=utcnow(), revoked_reason=reason)
+            .execution_options(synchronize_session=False)
+        )
+
+    def revoke_all_of_user(self, user_id: uuid.UUID, *, reason: str) -> None:
+        self.session.execute(
+            update(RefreshFamily)
+            .where(RefreshFamily.user_id == user_id, RefreshFamily.revoked_at.is_(None))
+            .values(revoked_at=utcnow(), revoked_reason=reason)
+            .execution_options(synchronize_session=False)
+        )

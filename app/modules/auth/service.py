@@ -1,0 +1,137 @@
+"""Accounts and tokens. Hand-owned: ``python -m codegen`` never rewrites it."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+from datetime import timedelta
+
+from app.common.auth import SCOPES_BY_ROLE, Authenticator, user_id
+from app.common.errors import EmailAlreadyRegistered, InvalidGrant
+from app.common.orm import utcnow
+from app.common.utils import API_PREFIX, as_utc
+from app.extensions import db, security
+from app.modules.auth.repo import RefreshTokenRepo
+from app.modules.auth.schemas import (
+    CreateToken200,
+    CreateTokenRequest,
+    GetJwks200,
+    GetJwksRequest,
+    Logout204,
+    LogoutRequest,
+    RefreshToken200,
+    RefreshTokenRequest,
+    Register201,
+    Register201Headers,
+    RegisterRequest,
+)
+from app.modules.components import Jwks, TokenPair
+from app.modules.users.models import User
+from app.modules.users.repo import EmailTaken, UserRepo
+from app.modules.users.service import to_user
+from runtime.passwords import Passwords
+
+
+def hash_refresh_token(token: str) -> str:
+    return hashlib.sha256(token.encode("ascii", "replace")).hexdigest()
+
+
+class AuthServiceImpl:
+    def __init__(
+        self,
+        *,
+        users: UserRepo,
+        refresh_tokens: RefreshTokenRepo,
+        passwords: Passwords,
+        authenticator: Authenticator,
+        refresh_token_ttl_s: int,
+    ) -> None:
+        self.users = users
+        self.refresh_tokens = refresh_tokens
+        self.passwords = passwords
+        self.authenticator = authenticator
+        self.refresh_token_ttl_s = refresh_token_ttl_s
+
+    def register(self, request: RegisterRequest) -> Register201:
+        email = request.body.email.root.lower()
+        if self.users.by_email(email) is not None:
+            raise EmailAlreadyRegistered("An account with this e-mail address exists.")
+        try:
+            password_hash = self.passwords.hash(request.body.password.root.get_secret_value())
+            user = self.users.add(email=email, password_hash=password_hash)
+        except EmailTaken:
+            raise EmailAlreadyRegistered("An account with this e-mail address exists.") from None
+        return Register201(
+            body=to_user(user), headers=Register201Headers(location=f"{API_PREFIX}/users/me")
+        )
+
+    def create_token(self, request: CreateTokenRequest) -> CreateToken200:
+        user = self.users.by_email(request.body.email.root.lower())
+        password = request.body.password.get_secret_value()
+        check = self.passwords.verify(user.password_hash if user else None, password)
+        # WHY: one answer for an unknown account, a wrong password and a disabled account, and
+        # the same argon2 work for each, so neither the body nor the timing tells them apart.
+        if user is None or not check.ok or user.is_disabled:
+            raise InvalidGrant("The e-mail address or the password is wrong.")
+        if check.needs_rehash:
+            user.password_hash = self.passwords.hash(password)
+        family = self.refresh_tokens.start_family(
+            user_id=user.id, expires_at=utcnow() + timedelta(seconds=self.refresh_token_ttl_s)
+        )
+        return CreateToken200(body=self._pair(user, family.id))
+
+    def refresh_token(self, request: RefreshTokenRequest) -> RefreshToken200:
+        found = self.refresh_tokens.find(hash_refresh_token(request.body.refresh_token))
+        if found is None:
+            raise InvalidGrant("The refresh token is not valid.")
+        token, family = found
+        if family.revoked_at is not None or as_utc(family.expires_at) <= utcnow():
+            raise InvalidGrant("The refresh token is not valid.")
+        if not self.refresh_tokens.claim(token.id):
+            # WHY: RFC 9700 §4.14.2: a used token presented again means two parties hold it;
+            # we cannot tell which is the attacker, so the whole login ends.
+            self.refresh_tokens.revoke_family_now(family.id, reason="reuse")
+            raise InvalidGrant("The refresh token is not valid.")
+        user = self.users.get(family.user_id)
+        if user is None or user.is_disabled:
+            raise InvalidGrant("The refresh token is not valid.")
+        return RefreshToken200(body=self._pair(user, family.id))
+
+    def logout(self, request: LogoutRequest) -> Logout204:
+        caller = request.caller
+        found = self.refresh_tokens.find(hash_refresh_token(request.body.refresh_token))
+        if found is not None and found[1].user_id == user_id(caller):
+            self.refresh_tokens.revoke_family(found[1].id, reason="logout")
+        self.authenticator.denylist.revoke(caller.token_id, until=caller.expires_at)
+        return Logout204()
+
+    def get_jwks(self, request: GetJwksRequest) -> GetJwks200:
+        ring = self.authenticator.keys.current()
+        return GetJwks200(body=Jwks.model_validate(ring.public_jwks(int(time.time()))))
+
+    def _pair(self, user: User, family_id: object) -> TokenPair:
+        scopes = SCOPES_BY_ROLE.get(user.role, ())
+        access = self.authenticator.tokens.issue_access_token(str(user.id), scopes)
+        refresh = secrets.token_urlsafe(32)
+        self.refresh_tokens.add_token(family_id=family_id, token_hash=hash_refresh_token(refresh))  # type: ignore[arg-type]
+        return TokenPair.model_validate(
+            {
+                "access_token": access.token,
+                "token_type": "Bearer",
+                "expires_in": max(0, access.expires_at - int(time.time())),
+                "refresh_token": refresh,
+                "scope": " ".join(scopes),
+            }
+        )
+
+
+def get_service() -> AuthServiceImpl:
+    session = db.session
+    return AuthServiceImpl(
+        users=UserRepo(session),
+        refresh_tokens=RefreshTokenRepo(session, db.new_session),
+        passwords=security.passwords,
+        authenticator=security.authenticator,
+        refresh_token_ttl_s=security.refresh_token_ttl_s,
+    )

@@ -1,0 +1,116 @@
+"""The calling user, and user administration. Hand-owned: codegen never rewrites it."""
+
+from __future__ import annotations
+
+from app.common.auth import require_admin, user_id
+from app.common.errors import EmailAlreadyRegistered, UserNotFound, WrongPassword
+from app.common.orm import utcnow
+from app.common.utils import API_PREFIX, as_utc, cursor_position, link_header, split_page
+from app.extensions import db, security
+from app.modules.auth.repo import RefreshTokenRepo
+from app.modules.components import User, UserPage
+from app.modules.users import models
+from app.modules.users.repo import UserRepo
+from app.modules.users.schemas import (
+    DisableUser200,
+    DisableUserRequest,
+    GetMe200,
+    GetMeRequest,
+    GetUser200,
+    GetUserRequest,
+    ListUsers200,
+    ListUsers200Headers,
+    ListUsersRequest,
+    UpdateMe200,
+    UpdateMeRequest,
+)
+from runtime.auth import Principal
+from runtime.pagination import next_link
+from runtime.passwords import Passwords
+
+
+def to_user(row: models.User) -> User:
+    return User.model_validate(
+        {
+            "id": row.id,
+            "email": row.email,
+            "role": row.role,
+            "is_disabled": row.is_disabled,
+            "created_at": as_utc(row.created_at),
+            "updated_at": as_utc(row.updated_at),
+        }
+    )
+
+
+class UsersServiceImpl:
+    def __init__(
+        self, *, users: UserRepo, refresh_tokens: RefreshTokenRepo, passwords: Passwords
+    ) -> None:
+        self.users = users
+        self.refresh_tokens = refresh_tokens
+        self.passwords = passwords
+
+    def _me(self, caller: Principal) -> models.User:
+        user = self.users.get(user_id(caller))
+        if user is None:
+            raise UserNotFound("The account no longer exists.")
+        return user
+
+    def get_me(self, request: GetMeRequest) -> GetMe200:
+        return GetMe200(body=to_user(self._me(request.caller)))
+
+    def update_me(self, request: UpdateMeRequest) -> UpdateMe200:
+        user = self._me(request.caller)
+        change = request.body
+        if not self.passwords.verify(
+            user.password_hash, change.current_password.get_secret_value()
+        ).ok:
+            raise WrongPassword("The current password is wrong.")
+        new_email = change.new_email.root.lower() if change.new_email is not None else None
+        if new_email is not None and new_email != user.email:
+            if self.users.by_email(new_email) is not None:
+                raise EmailAlreadyRegistered("An account with this e-mail address exists.")
+            user.email = new_email
+        if change.new_password is not None:
+            user.password_hash = self.passwords.hash(change.new_password.root.get_secret_value())
+            user.password_changed_at = utcnow()
+            self.refresh_tokens.revoke_all_of_user(user.id, reason="password-change")
+        self.users.flush()
+        return UpdateMe200(body=to_user(user))
+
+    def list_users(self, request: ListUsersRequest) -> ListUsers200:
+        require_admin(request.caller)
+        query = request.query
+        rows = self.users.list_page(limit=query.limit + 1, after=cursor_position(query.cursor))
+        page, cursor = split_page(rows, query.limit)
+        url = next_link(f"{API_PREFIX}/users", {"limit": query.limit}, cursor)
+        return ListUsers200(
+            body=UserPage(items=[to_user(u) for u in page], next=url),
+            headers=ListUsers200Headers(link=link_header(url)),
+        )
+
+    def get_user(self, request: GetUserRequest) -> GetUser200:
+        require_admin(request.caller)
+        user = self.users.get(request.path.user_id)
+        if user is None:
+            raise UserNotFound(f"There is no user {request.path.user_id}.")
+        return GetUser200(body=to_user(user))
+
+    def disable_user(self, request: DisableUserRequest) -> DisableUser200:
+        require_admin(request.caller)
+        user = self.users.get(request.path.user_id)
+        if user is None:
+            raise UserNotFound(f"There is no user {request.path.user_id}.")
+        user.is_disabled = True
+        self.refresh_tokens.revoke_all_of_user(user.id, reason="disabled")
+        self.users.flush()
+        return DisableUser200(body=to_user(user))
+
+
+def get_service() -> UsersServiceImpl:
+    session = db.session
+    return UsersServiceImpl(
+        users=UserRepo(session),
+        refresh_tokens=RefreshTokenRepo(session, db.new_session),
+        passwords=security.passwords,
+    )
