@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import logging.config
+import re
 from typing import Any
 
 import structlog
@@ -13,11 +14,19 @@ REDACTED = "[redacted]"
 _SECRET_KEYS = ("password", "secret", "token", "authorization", "cookie", "api_key")
 
 
+_SECRET_TEXT = re.compile(
+    r"eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*|(?i:bearer)\s+[A-Za-z0-9._~+/=-]+"
+)
+
+
 def redact_secrets(_: WrappedLogger, __: str, event: EventDict) -> EventDict:
-    """Blank any field whose name says it holds a secret, however it got into the event."""
-    for key in event:
+    """Blank any field whose name says it holds a secret, and any JWT or bearer credential
+    inside a text value (an exception message quoting a header, say)."""
+    for key, value in event.items():
         if any(marker in key.lower() for marker in _SECRET_KEYS):
             event[key] = REDACTED
+        elif isinstance(value, str) and ("eyJ" in value or "earer" in value):
+            event[key] = _SECRET_TEXT.sub(REDACTED, value)
     return event
 
 

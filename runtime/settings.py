@@ -11,7 +11,6 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
-    EnvSettingsSource,
     NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
@@ -52,8 +51,8 @@ def describe_errors(exc: ValidationError) -> str:
     lines = ["The configuration is invalid:"]
     for error in exc.errors(include_url=False):
         name = "_".join(str(part) for part in error["loc"]).upper()
-        message = str(error["msg"]).removeprefix("Value error, ")
-        lines.append(f"  - {name}: {message}" if name else f"  - {message}")
+        for message in str(error["msg"]).removeprefix("Value error, ").splitlines():
+            lines.append(f"  - {name}: {message}" if name else f"  - {message}")
     return "\n".join(lines)
 
 
@@ -104,7 +103,6 @@ class RuntimeSettings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        assert isinstance(env_settings, EnvSettingsSource)
         return init_settings, env_settings, FileSecretsSource(settings_cls)
 
     @model_validator(mode="after")
@@ -123,7 +121,7 @@ class RuntimeSettings(BaseSettings):
         if "*" in self.cors_origins:
             problems.append("CORS_ORIGINS may not be '*' in production; list the origins.")
         if problems:
-            raise ValueError(" ".join(problems))
+            raise ValueError("\n".join(problems))
         return self
 
     @field_validator("cors_origins", mode="before")

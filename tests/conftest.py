@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import re
+import sys
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import redis
@@ -79,3 +82,40 @@ def clean_redis(redis_url: str) -> Iterator[str]:
     yield redis_url
     client.flushdb()
     client.close()
+
+
+# The whole suite's captured output must never show a secret: after the last test, every
+# captured log line of every test (and the servers' log files) is searched for one.
+SECRET_PATTERNS = {
+    "a JWT": re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"),
+    "an Authorization value": re.compile(r"Bearer\s+[A-Za-z0-9._~+/-]{8,}"),
+    "a test password": re.compile(r"correct horse battery|a different long passphrase"),
+}
+CLIENT_LOGGERS = ('"logger": "httpx', "httpx2:", "httpx:")
+_leaks: list[str] = []
+
+
+def find_secrets(text: str, where: str) -> list[str]:
+    found = []
+    for line in text.splitlines():
+        if any(marker in line for marker in CLIENT_LOGGERS):
+            continue  # the test client's own request log, not the service's
+        for what, pattern in SECRET_PATTERNS.items():
+            if pattern.search(line):
+                found.append(f"{where}: {what} in: {line[:160]}")
+    return found
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    for name, content in report.sections:
+        if "log" in name or "stderr" in name or "stdout" in name:
+            _leaks.extend(find_secrets(content, f"{report.nodeid} ({name})"))
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    reports = Path(__file__).resolve().parent.parent / "reports"
+    for log_file in sorted(reports.rglob("*.log")) if reports.exists() else []:
+        _leaks.extend(find_secrets(log_file.read_text(errors="replace"), str(log_file)))
+    if _leaks:
+        print("\nSecrets found in captured logs:\n  " + "\n  ".join(_leaks[:20]), file=sys.stderr)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
