@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import connexion
+import sqlalchemy.exc
 import structlog
 import yaml
 from connexion.exceptions import OAuthScopeProblem, ProblemException
@@ -23,6 +24,7 @@ from runtime.auth import Principal, security_map
 from runtime.edges import BodySizeLimitMiddleware, SecurityHeadersMiddleware, cors_options
 from runtime.errors import (
     PROBLEM_JSON,
+    Conflict,
     FieldError,
     NotImplementedYet,
     Problem,
@@ -36,6 +38,7 @@ from runtime.ratelimit import RateLimitMiddleware, policies_from_spec
 from runtime.routing import OperationResolver
 from runtime.settings import RuntimeSettings
 from runtime.validation import VALIDATOR_MAP
+from runtime.wsgi import BufferedWSGI
 
 log = get_logger("runtime.errors")
 
@@ -142,6 +145,15 @@ def handle_dependency_down(request: ConnexionRequest, exc: Exception) -> Connexi
     )
 
 
+def handle_integrity_error(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
+    # WHY: a constraint the service did not pre-check (a race, a row deleted meanwhile) is the
+    # client's request conflicting with current state: a 409, never a 500 with SQL in the log.
+    log.warning("integrity_error", error=type(getattr(exc, "orig", exc)).__name__)
+    return problem_response(
+        request, Conflict("The request conflicts with the current state of the resource.")
+    )
+
+
 def handle_not_implemented(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
     return problem_response(request, NotImplementedYet(str(exc) or None))
 
@@ -157,6 +169,7 @@ def install_error_handlers(app: connexion.FlaskApp, allowed: AllowedMethods | No
     app.add_error_handler(Problem, problems)
     app.add_error_handler(ProblemException, problems)
     app.add_error_handler(HTTPException, problems)
+    app.add_error_handler(sqlalchemy.exc.IntegrityError, handle_integrity_error)
     for error in _dependency_errors():
         app.add_error_handler(error, handle_dependency_down)
     app.add_error_handler(NotImplementedError, handle_not_implemented)
@@ -224,5 +237,11 @@ def build_app(
         arguments=dict(arguments or {}),
     )
     install_error_handlers(app, AllowedMethods(spec))
+    if settings.flask_dispatch != "a2wsgi":
+        # WHY: Connexion exposes no option for its WSGI bridge; FlaskASGIApp.asgi_app is the
+        # one attribute it calls, and a2wsgi there costs more than our whole middleware stack.
+        app._middleware_app.asgi_app = BufferedWSGI(
+            app.app.wsgi_app, dispatch=settings.flask_dispatch, threads=settings.flask_threads
+        )
     structlog.get_logger("runtime").debug("app_built", operations=len(operations))
     return app

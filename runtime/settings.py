@@ -82,6 +82,9 @@ class RuntimeSettings(BaseSettings):
 
     swagger_ui: bool | None = None
     validate_responses: bool = False
+    # How Flask handlers run under ASGI; see runtime/wsgi.py and docs/PERFORMANCE.md.
+    flask_dispatch: Literal["inline", "thread", "a2wsgi"] = "thread"
+    flask_threads: int = Field(10, ge=1, le=200)
 
     jwt_keys_file: Path | None = None
     jwt_issuer: str = "urn:contract-first:api"

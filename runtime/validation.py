@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncGenerator, Callable, Iterable
 from typing import Any
 
@@ -46,7 +47,49 @@ def schema_errors(error: ValidationError, prefix: str) -> list[FieldError]:
         declared = set(schema.get("properties", {}))
         extra = sorted(k for k in instance if k not in declared)
         return [FieldError(pointer(prefix, [*path, k]), "is not an accepted field") for k in extra]
-    return [FieldError(pointer(prefix, path), error.message)]
+    return [FieldError(pointer(prefix, path), describe(error))]
+
+
+def _count(n: Any, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+_RULES: dict[str, Callable[[Any], str]] = {
+    "type": lambda v: f"must be of type {' or '.join(v) if isinstance(v, list) else v}",
+    "enum": lambda v: "must be one of: " + ", ".join(json.dumps(x) for x in v),
+    "minLength": lambda v: f"must be at least {_count(v, 'character')} long",
+    "maxLength": lambda v: f"must be at most {_count(v, 'character')} long",
+    "pattern": lambda v: f"must match the pattern {v}",
+    "format": lambda v: f"must be a valid {v}",
+    "minimum": lambda v: f"must be at least {v}",
+    "maximum": lambda v: f"must be at most {v}",
+    "exclusiveMinimum": lambda v: "must be greater than the minimum",
+    "exclusiveMaximum": lambda v: "must be less than the maximum",
+    "multipleOf": lambda v: f"must be a multiple of {v}",
+    "minItems": lambda v: f"must have at least {_count(v, 'item')}",
+    "maxItems": lambda v: f"must have at most {_count(v, 'item')}",
+    "uniqueItems": lambda v: "must not contain the same item twice",
+    "minProperties": lambda v: f"must have at least {_count(v, 'field')}",
+    "maxProperties": lambda v: f"must have at most {_count(v, 'field')}",
+    "nullable": lambda v: "must not be null",
+}
+
+
+def describe(error: ValidationError) -> str:
+    """What the rule requires, never the value that broke it.
+
+    WHY: jsonschema's messages quote the rejected value; a rejected password or token would
+    then come back in the response body (and land in logs that record problems)."""
+    rule = _RULES.get(str(error.validator))
+    if rule is not None:
+        return rule(error.validator_value)
+    if error.validator in {"oneOf", "anyOf"}:
+        return (
+            "must match exactly one of the allowed shapes"
+            if error.validator == "oneOf"
+            else ("must match one of the allowed shapes")
+        )
+    return f"does not satisfy the '{error.validator}' rule"
 
 
 def collect_errors(validator: Draft4Validator, instance: Any, prefix: str) -> list[FieldError]:
