@@ -87,3 +87,14 @@ def security(session: nox.Session) -> None:
     session.log(output)
     if "No known vulnerabilities found" not in output:
         session.error("pip-audit found known vulnerabilities (above).")
+
+
+@nox.session(default=False)
+def bench(session: nox.Session) -> None:
+    """Reference app vs hand-written Flask vs stock Connexion under wrk (bench/README.md).
+
+    Needs PostgreSQL and Redis on 127.0.0.1 and wrk (apt-get install -y wrk); pass-through
+    arguments go to bench/run.py, e.g. `nox -s bench -- --quick`."""
+    install(session)
+    session.install("py-spy>=0.4")
+    session.run("python", "bench/run.py", *session.posargs)

@@ -1,0 +1,126 @@
+"""The work of the three benchmarked operations, shared by the baseline and the stock app.
+
+It reuses the reference app's models, repository, generated Pydantic models and token checks,
+so the only difference between the apps is what surrounds this code: Connexion and the runtime,
+or a few lines of Flask."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.common.auth import Authenticator, Denylist, is_admin, user_id
+from app.common.errors import ProjectNotFound
+from app.common.utils import API_PREFIX, as_utc, cursor_position, link_header, split_page
+from app.config import Settings
+from app.modules.components import Project, ProjectCreate, ProjectPage
+from app.modules.projects import models
+from app.modules.projects.repo import ProjectRepo
+from app.modules.projects.schemas import ListProjectsQuery
+from app.modules.users import models as _user_models  # noqa: F401 - projects.owner_id -> users
+from runtime.auth import InvalidToken, KeyRingSource, Principal, TokenService
+from runtime.db import make_engine
+from runtime.errors import Forbidden, Unauthenticated
+from runtime.pagination import next_link
+from runtime.redis_client import make_redis
+
+REQUIRED_SCOPE = "projects"
+
+
+@dataclass(frozen=True)
+class Services:
+    """One per worker process, built after the fork (gunicorn loads the app in each worker)."""
+
+    sessions: sessionmaker[Session]
+    authenticator: Authenticator
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Services:
+        # WHY: the same engine settings (pool, pre-ping, statement timeout) and the same Redis
+        # client settings as the reference app's init_extensions.
+        engine = make_engine(
+            settings.sqlalchemy_url,
+            pool_size=settings.db_pool_size,
+            max_overflow=settings.db_max_overflow,
+            pool_timeout_s=settings.db_pool_timeout_s,
+            statement_timeout_ms=settings.db_statement_timeout_ms,
+            connect_timeout_s=settings.db_connect_timeout_s,
+        )
+        if not settings.redis_url or settings.jwt_keys_file is None:
+            raise SystemExit("The benchmark apps need REDIS_URL and JWT_KEYS_FILE.")
+        client = make_redis(
+            settings.redis_url,
+            socket_timeout_s=settings.redis_socket_timeout_s,
+            connect_timeout_s=settings.redis_connect_timeout_s,
+            retries=settings.redis_retries,
+        )
+        keys = KeyRingSource(settings.jwt_keys_file)
+        tokens = TokenService(
+            keys,
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+            access_token_ttl_s=settings.access_token_ttl_s,
+        )
+        return cls(
+            sessions=sessionmaker(bind=engine, expire_on_commit=False),
+            authenticator=Authenticator(tokens, Denylist(client), keys),
+        )
+
+    def authenticate(self, authorization: str | None) -> Principal:
+        """The caller of a ``Bearer`` token with the ``projects`` scope, or a 401/403 problem."""
+        scheme, _, token = (authorization or "").partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            raise Unauthenticated("This operation needs an access token.")
+        principal = self.verify(token.strip())
+        if REQUIRED_SCOPE not in principal.scopes:
+            raise Forbidden("The access token lacks a scope this operation needs.")
+        return principal
+
+    def verify(self, token: str) -> Principal:
+        """Signature, claims and the Redis denylist: exactly the reference app's check."""
+        try:
+            return self.authenticator.verify(token)
+        except InvalidToken:
+            raise Unauthenticated("The access token is invalid or expired.") from None
+
+    # -- the three operations; each is one transaction --------------------------------------
+
+    def get_project(self, project_id: uuid.UUID, caller: Principal) -> bytes:
+        with self.sessions.begin() as session:
+            row = ProjectRepo(session).get(project_id)
+            if row is None or not (row.owner_id == user_id(caller) or is_admin(caller)):
+                raise ProjectNotFound(f"There is no project {project_id}.")
+            return to_project(row).model_dump_json().encode()
+
+    def list_projects(
+        self, query: ListProjectsQuery, caller: Principal
+    ) -> tuple[bytes, str | None]:
+        owner = None if is_admin(caller) else user_id(caller)
+        with self.sessions.begin() as session:
+            rows = ProjectRepo(session).list_page(
+                limit=query.limit + 1, owner_id=owner, after=cursor_position(query.cursor)
+            )
+            page, cursor = split_page(rows, query.limit)
+            url = next_link(f"{API_PREFIX}/projects", {"limit": query.limit}, cursor)
+            body = ProjectPage(items=[to_project(row) for row in page], next=url)
+        return body.model_dump_json().encode(), link_header(url)
+
+    def create_project(self, body: ProjectCreate, caller: Principal) -> tuple[bytes, str]:
+        with self.sessions.begin() as session:
+            row = ProjectRepo(session).add(
+                name=body.name, description=body.description, owner_id=user_id(caller)
+            )
+            project = to_project(row)
+        return project.model_dump_json().encode(), f"{API_PREFIX}/projects/{project.id}"
+
+
+def to_project(row: models.Project) -> Project:
+    return Project(
+        id=row.id,
+        name=row.name,
+        description=row.description,
+        created_at=as_utc(row.created_at),
+        updated_at=as_utc(row.updated_at),
+    )

@@ -1,0 +1,1 @@
+"""Connexion's stock ``FlaskApp`` with the baseline's handlers: the reference point to beat."""
