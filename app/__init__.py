@@ -27,7 +27,9 @@ def create_app(settings: Settings | None = None) -> connexion.FlaskApp:
         operations=OPERATIONS,
         settings=settings,
         verify_token=security.authenticator.verify,
+        verify_token_blocking=False,
     )
     db.init_app(app.app)
+    app.app.before_request(security.authenticator.reject_revoked)
     app.app.config["SETTINGS"] = settings
     return app

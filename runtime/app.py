@@ -183,6 +183,7 @@ def build_app(
     operations: Mapping[str, str],
     settings: RuntimeSettings,
     verify_token: Callable[[str], Principal] | None = None,
+    verify_token_blocking: bool = True,
     arguments: Mapping[str, Any] | None = None,
 ) -> connexion.FlaskApp:
     """A Connexion ``FlaskApp`` with problem+json errors, request ids, and all-errors validation."""
@@ -232,7 +233,9 @@ def build_app(
         strict_validation=True,
         validate_responses=settings.validate_responses,
         validator_map=VALIDATOR_MAP,
-        security_map=security_map(verify_token) if verify_token else None,
+        security_map=(
+            security_map(verify_token, blocking=verify_token_blocking) if verify_token else None
+        ),
         pythonic_params=False,
         arguments=dict(arguments or {}),
     )

@@ -107,9 +107,7 @@ class AllErrorsJSONBodyValidator(JSONRequestBodyValidator):  # type: ignore[misc
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self._compiled = Draft4RequestValidator(
-            self._schema, format_checker=Draft4Validator.FORMAT_CHECKER
-        )
+        self._compiled = compiled(self._schema, Draft4RequestValidator)
 
     async def _parse(self, stream: AsyncGenerator[bytes, None], scope: Scope) -> Any:
         raw = b"".join([chunk async for chunk in stream])
@@ -164,9 +162,25 @@ def _parameter_errors(location: str, param: dict[str, Any], value: Any) -> list[
         return [FieldError(prefix, "is required")] if param.get("required") else []
     if is_nullable(param) and is_null(value):
         return []
-    schema = param.get("schema", param)
-    validator = Draft4Validator(schema, format_checker=Draft4Validator.FORMAT_CHECKER)
-    return collect_errors(validator, value, prefix)
+    return collect_errors(compiled(param.get("schema", param), Draft4Validator), value, prefix)
+
+
+_COMPILED: dict[tuple[int, type], tuple[Any, Draft4Validator]] = {}
+
+
+def compiled(schema: Any, kind: type[Draft4Validator]) -> Draft4Validator:
+    """A validator built once per schema object of the spec, not once per request.
+
+    WHY: Connexion creates its validators for every request, and building a jsonschema
+    validator (format checker, ref resolver) costs more than running it. Keyed by identity:
+    Connexion hands us the same schema dicts on every call; the entry keeps the schema alive
+    so its id cannot be reused by another object."""
+    key = (id(schema), kind)
+    entry = _COMPILED.get(key)
+    if entry is None or entry[0] is not schema:
+        entry = (schema, kind(schema, format_checker=Draft4Validator.FORMAT_CHECKER))
+        _COMPILED[key] = entry
+    return entry[1]
 
 
 class _SkipHeadResponses:

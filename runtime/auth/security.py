@@ -23,17 +23,18 @@ log = get_logger("runtime.auth")
 Verify = Callable[[str], Principal]
 
 
-def security_map(verify: Verify) -> dict[str, type[OAuthSecurityHandler]]:
+def security_map(verify: Verify, *, blocking: bool = True) -> dict[str, type[OAuthSecurityHandler]]:
     """Handlers for ``add_api(security_map=...)`` that accept ``Authorization: Bearer`` only.
 
     ``verify`` turns a token into a :class:`Principal` or raises :class:`InvalidToken`; the
-    app supplies it (e.g. ``TokenService.verify_access_token`` plus a denylist check)."""
+    app supplies it (e.g. ``TokenService.verify_access_token``). Pass ``blocking=False`` when
+    it does no I/O (signature and claims only), to run it without a thread hand-off."""
 
     async def token_info(token: str) -> dict[str, Any]:
         try:
-            # WHY: Connexion runs security on the event loop; verify may call Redis (denylist)
-            # and must not block every other request of this worker while it does.
-            principal = await run_in_threadpool(verify, token)
+            # WHY: Connexion runs security on the event loop; a verify that does I/O (Redis)
+            # must not block every other request of this worker while it waits.
+            principal = await run_in_threadpool(verify, token) if blocking else verify(token)
         except InvalidToken as exc:
             log.info("access_token_rejected", reason=exc.reason)
             problem = OAuthProblem(detail=UNAUTHORIZED_DETAIL)
@@ -64,7 +65,12 @@ def security_map(verify: Verify) -> dict[str, type[OAuthSecurityHandler]]:
 
 def current_principal() -> Principal | None:
     """The caller of the current operation, or None when the operation is public."""
-    token_info = connexion.context.context.get("token_info")
+    try:
+        token_info = connexion.context.context.get("token_info")
+    except RuntimeError:
+        # WHY: a request Connexion did not route (an unknown path reaching Flask's own 404)
+        # has no operation context; it has no caller either.
+        return None
     if not isinstance(token_info, Mapping):
         return None
     principal = token_info.get("principal")
