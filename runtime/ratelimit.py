@@ -121,16 +121,28 @@ def parse_policy(value: Any, *, where: str) -> Policy:
     return Policy(limits=items, key=kind, body_field=field, fail_open=fail == "open")
 
 
+def parse_policies(value: Any, *, where: str) -> tuple[Policy, ...]:
+    """An ``x-rate-limit`` value: one policy, or a list of them that must all allow a request
+    (e.g. per account and per client address on a login)."""
+    if isinstance(value, list):
+        if not value:
+            raise RateLimitPolicyError(f"{where}: {EXTENSION} is an empty list.")
+        return tuple(
+            parse_policy(v, where=f"{where} {EXTENSION}[{i}]") for i, v in enumerate(value)
+        )
+    return (parse_policy(value, where=where),)
+
+
 def policies_from_spec(
     spec: Mapping[str, Any], *, default: Mapping[str, Any] | None = None
-) -> dict[str, Policy]:
-    """The policy of every rate-limited operation, by operationId.
+) -> dict[str, tuple[Policy, ...]]:
+    """The policies of every rate-limited operation, by operationId.
 
     ``default`` (from settings) replaces the document-level ``x-rate-limit``; an operation's own
     extension wins over both, and ``x-rate-limit: false`` exempts it."""
     base_value = default if default is not None else spec.get(EXTENSION)
-    base = None if base_value in (None, False) else parse_policy(base_value, where="document")
-    policies: dict[str, Policy] = {}
+    base = None if base_value in (None, False) else parse_policies(base_value, where="document")
+    policies: dict[str, tuple[Policy, ...]] = {}
     for path, item in (spec.get("paths") or {}).items():
         for method in HTTP_METHODS:
             operation = item.get(method) if isinstance(item, Mapping) else None
@@ -141,7 +153,7 @@ def policies_from_spec(
             own = operation.get(EXTENSION)
             if own is False:
                 continue
-            policy = base if own is None else parse_policy(own, where=where)
+            policy = base if own is None else parse_policies(own, where=where)
             if policy is None:
                 continue
             if not operation_id:
@@ -170,7 +182,7 @@ class RateLimitMiddleware:
         self,
         app: ASGIApp,
         *,
-        policies: Mapping[str, Policy],
+        policies: Mapping[str, Policy | tuple[Policy, ...]],
         storage_url: str | None,
         namespace: str = "rl",
     ) -> None:
@@ -182,7 +194,9 @@ class RateLimitMiddleware:
                 "supported; give a redis://, rediss:// or unix:// URL, or None to count in memory."
             )
         self.app = app
-        self.policies = dict(policies)
+        self.policies = {
+            op: (p,) if isinstance(p, Policy) else tuple(p) for op, p in policies.items()
+        }
         self.namespace = namespace
         self._storage_url = storage_url
         self._memory: SlidingWindowCounterRateLimiter | None = None
@@ -202,13 +216,16 @@ class RateLimitMiddleware:
             await self.app(scope, receive, send)
             return
         operation_id = scope.get("extensions", {}).get("connexion_routing", {}).get("operation_id")
-        policy = self.policies.get(operation_id) if operation_id else None
-        if policy is None:
+        policies = self.policies.get(operation_id) if operation_id else None
+        if not policies:
             await self.app(scope, receive, send)
             return
-        caller, receive = await _identify(policy, scope, receive)
+        callers = []
+        for policy in policies:
+            caller, receive = await _identify(policy, scope, receive)
+            callers.append(caller)
         try:
-            outcome = await self._hit(policy, str(operation_id), caller)
+            outcome = await self._hit_all(policies, str(operation_id), callers)
         except (StorageError, redis.exceptions.RedisError, OSError) as exc:
             self._mark_down(exc)
             outcome = None
@@ -216,7 +233,7 @@ class RateLimitMiddleware:
             # WHY: fail open by default: a Redis outage must not take the API down with it.
             # A policy may say `fail: closed` (login, register), where unlimited guessing is
             # worse than a short outage: a 503 the client may retry, never a 500.
-            if policy.fail_open:
+            if all(policy.fail_open for policy in policies):
                 await self.app(scope, receive, send)
             else:
                 problem = problem_for_status(
@@ -255,22 +272,33 @@ class RateLimitMiddleware:
             }
             raise
 
-    async def _hit(self, policy: Policy, operation_id: str, caller: str) -> _Outcome | None:
+    async def _hit_all(
+        self, policies: tuple[Policy, ...], operation_id: str, callers: list[str]
+    ) -> _Outcome | None:
         if time.monotonic() < self._down_until:
             return None
         limiter = self._limiter()
-        identifiers = (self.namespace, operation_id, caller)
-        async with asyncio.timeout(STORAGE_TIMEOUT_S * 2):
-            allowed = [await limiter.hit(item, *identifiers) for item in policy.limits]
-            stats = [await limiter.get_window_stats(item, *identifiers) for item in policy.limits]
+        items: list[RateLimitItem] = []
+        allowed: list[bool] = []
+        stats = []
+        async with asyncio.timeout(STORAGE_TIMEOUT_S * 2 * len(policies)):
+            for index, (policy, caller) in enumerate(zip(policies, callers, strict=True)):
+                # WHY: the policy's index keeps two policies of one operation (say, both keyed
+                # by address) from sharing a counter.
+                key = operation_id if index == 0 else f"{operation_id}#{index}"
+                identifiers = (self.namespace, key, caller)
+                for item in policy.limits:
+                    items.append(item)
+                    allowed.append(await limiter.hit(item, *identifiers))
+                    stats.append(await limiter.get_window_stats(item, *identifiers))
         now = time.time()
         resets = [max(0, math.ceil(stat.reset_time - now)) for stat in stats]
         tightest = min(range(len(stats)), key=lambda i: (stats[i].remaining, -resets[i]))
         headers = [
-            (b"ratelimit-policy", policy.header.encode()),
+            (b"ratelimit-policy", ", ".join(p.header for p in policies).encode()),
             (
                 b"ratelimit",
-                f"limit={policy.limits[tightest].amount}, remaining={stats[tightest].remaining}, "
+                f"limit={items[tightest].amount}, remaining={stats[tightest].remaining}, "
                 f"reset={resets[tightest]}".encode(),
             ),
         ]

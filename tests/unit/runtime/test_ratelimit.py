@@ -223,17 +223,35 @@ def test_the_document_default_applies_to_every_operation_unless_exempted() -> No
     }
     policies = policies_from_spec(document)
     assert sorted(policies) == ["a", "c"]
-    assert policies["a"].header == "100;w=60"
-    assert policies["c"].header == "1;w=1"
+    assert policies["a"][0].header == "100;w=60"
+    assert policies["c"][0].header == "1;w=1"
     overridden = policies_from_spec(document, default={"limit": "7/hour", "key": "caller"})
-    assert (overridden["a"].header, overridden["a"].key) == ("7;w=3600", "caller")
+    assert (overridden["a"][0].header, overridden["a"][0].key) == ("7;w=3600", "caller")
 
 
 def test_a_policy_may_fail_closed_and_defaults_to_open() -> None:
     policies = policies_from_spec(
         spec(login={"limit": "5/minute", "fail": "closed"}, me={"limit": "5/minute"})
     )
-    assert (policies["login"].fail_open, policies["me"].fail_open) == (False, True)
+    assert (policies["login"][0].fail_open, policies["me"][0].fail_open) == (False, True)
+
+
+def test_every_policy_of_a_list_must_allow_the_request() -> None:
+    both = [{"limit": "3/minute", "key": "body:email"}, {"limit": "4/minute", "key": "ip"}]
+    app = limited(Echo(), login=both)
+    replies = [
+        call(app, chunks=(f'{{"email": "u{i % 2}@example.com"}}'.encode(),)) for i in range(6)
+    ]
+    # two accounts alternate: neither reaches 3 tries, but the address reaches 4 at the fifth
+    assert [r.status for r in replies] == [200, 200, 200, 200, 429, 429]
+    assert replies[0].headers["ratelimit-policy"] == "3;w=60, 4;w=60"
+    assert int(replies[4].headers["retry-after"]) >= 1
+    assert call(app, ip="10.0.0.2", chunks=(b'{"email": "u9@example.com"}',)).status == 200
+
+
+def test_an_empty_list_of_policies_is_refused_naming_the_operation() -> None:
+    with pytest.raises(RateLimitPolicyError, match="operation 'login'"):
+        policies_from_spec(spec(login=[]))
 
 
 @pytest.mark.parametrize(
