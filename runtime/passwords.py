@@ -7,11 +7,6 @@ from dataclasses import dataclass
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-MIN_LENGTH = 12
-# WHY: argon2 hashes at most what it is given; a cap keeps a megabyte "password" from costing
-# a megabyte of hashing on every login attempt (NIST SP 800-63B allows a maximum of 64+).
-MAX_LENGTH = 128
-
 
 @dataclass(frozen=True)
 class Verification:

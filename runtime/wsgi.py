@@ -2,7 +2,7 @@
 
 Connexion's default bridge (a2wsgi) moves every request between the event loop and a thread
 pool through queues, message by message; in-process that costs about as much as the rest of
-Connexion together (DESIGN.md §3). This bridge reads the body first, calls Flask once, and
+Connexion together (docs/PERFORMANCE.md). This bridge reads the body first, calls Flask once, and
 sends the buffered response."""
 
 from __future__ import annotations
@@ -78,8 +78,7 @@ class BufferedWSGI:
                 raise exc_info[1].with_traceback(exc_info[2])
             started["status"] = int(status.split(" ", 1)[0])
             started["headers"] = [
-                (name.lower().encode("latin-1"), value.encode("latin-1"))
-                for name, value in headers
+                (name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers
             ]
             return _no_write
 

@@ -55,7 +55,11 @@ class RefreshTokenRepo:
         return bool(getattr(result, "rowcount", 0) == 1)
 
     def revoke_family_now(self, family_id: uuid.UUID, *, reason: str) -> None:
-        """Revoke in a transaction of its own, committed even though this request fails."""
+        """Revoke in a transaction of its own, committed even though this request fails.
+
+        WHY: the request's transaction is rolled back first: it holds nothing worth keeping
+        (the failed claim), and on SQLite its write lock would block the revocation."""
+        self.session.rollback()
         with self.autonomous() as session, session.begin():
             session.execute(
                 update(RefreshFamily)
