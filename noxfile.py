@@ -98,3 +98,19 @@ def bench(session: nox.Session) -> None:
     install(session)
     session.install("py-spy>=0.4")
     session.run("python", "bench/run.py", *session.posargs)
+
+
+@nox.session(default=False)
+def corpus(session: nox.Session) -> None:
+    """codegen on every real-world spec of /work/shared/specs (or posargs): generate, import,
+    ruff, mypy, regenerate; prints a table. Slow: minutes, not seconds."""
+    install(session, "lint")
+    session.run("python", "scripts/codegen_corpus.py", *session.posargs)
+
+
+@nox.session(default=False)
+def breaking(session: nox.Session) -> None:
+    """Fail on a breaking change of openapi.yaml against `main` (or the ref in posargs),
+    unless the major number of info.version went up."""
+    install(session)
+    session.run("python", "-m", "codegen", "diff", *(session.posargs or ["main"]))

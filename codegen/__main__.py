@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 import tomllib
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from codegen import __version__
 from codegen.errors import (
@@ -18,14 +19,24 @@ from codegen.errors import (
     SpecError,
 )
 
+if TYPE_CHECKING:
+    from codegen.spec import LoadedSpec
+
 _DESCRIPTION = """\
 Generate typed Flask route adapters, request/response models and a service Protocol per
 domain from an OpenAPI 3.0 spec. Settings come from [tool.codegen] in pyproject.toml
 (spec, package); options override them.
 
+commands:
+  (none)  generate; with --check, verify instead (and lint)
+  lint    check the spec against the API conventions (docs/CODEGEN.md lists the rules)
+  diff    classify the changes between two specs as breaking or not (the breaking-change gate)
+  Run `python -m codegen COMMAND --help` for a command's options.
+
 exit codes:
-  0  success (or, with --check, everything is up to date)
-  1  --check found stale files (a unified diff is printed)
+  0  success (or, with --check, everything is up to date and the spec passes lint)
+  1  --check found stale files (a unified diff is printed) or lint findings;
+     lint found something; diff found a breaking change without a major version bump
   2  the spec is invalid or uses an unsupported construct (one line per error)
   3  a generated file was edited by hand; nothing was written (see --force)
   4  internal error (ruff failed on generated code)
@@ -39,6 +50,10 @@ class Settings:
     root: Path
     check: bool
     force: bool
+    lenient: bool = False
+    command: str | None = None
+    old: str | None = None
+    new: str | None = None
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -63,14 +78,41 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--check",
         action="store_true",
-        help="write nothing; exit 1 with a diff if any file on disk is stale",
+        help="write nothing; exit 1 with a diff if any file on disk is stale, or with the "
+        "findings if the spec fails lint",
     )
     parser.add_argument(
         "--force",
         action="store_true",
         help="overwrite or remove generated files even if they were edited by hand",
     )
+    parser.add_argument(
+        "--lenient",
+        action="store_true",
+        help="repair common mistakes of third-party specs before validating (a default or an "
+        "enum value of the wrong JSON type, duplicate enum values), with one warning each; "
+        "the spec on disk stays as it is",
+    )
     parser.add_argument("--version", action="version", version=f"codegen {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    lint = commands.add_parser(
+        "lint",
+        help="check the spec against the API conventions",
+        description="Check the spec against the API conventions; exit 1 on any finding. "
+        "Switch a rule off per operation with x-lint-ignore: [{rule: ID, reason: ...}].",
+    )
+    lint.add_argument("--spec", type=Path, dest="lint_spec", help="the OpenAPI file to lint")
+    diff = commands.add_parser(
+        "diff",
+        help="classify changes between two specs as breaking or not",
+        description="Compare OLD with NEW and list every change; exit 1 on a breaking change "
+        "unless the major number of info.version went up. OLD and NEW are files, "
+        "git:REF:path, or a git ref (meaning the spec file at that ref).",
+    )
+    diff.add_argument("old", help="the spec before: a file, git:REF:path, or a git ref (main)")
+    diff.add_argument(
+        "new", nargs="?", default=None, help="the spec after (default: the spec file on disk)"
+    )
     return parser
 
 
@@ -99,21 +141,78 @@ def settings(argv: Sequence[str] | None = None) -> Settings:
     package = args.package or str(config.get("package", "app.modules"))
     if not all(part.isidentifier() for part in package.split(".")):
         raise ConfigError(f"package {package!r} is not a dotted Python package name")
+    if getattr(args, "lint_spec", None) is not None:
+        spec = args.lint_spec
     return Settings(
-        spec=spec.resolve(), package=package, root=root, check=args.check, force=args.force
+        spec=spec.resolve(),
+        package=package,
+        root=root,
+        check=args.check,
+        force=args.force,
+        lenient=args.lenient,
+        command=args.command,
+        old=getattr(args, "old", None),
+        new=getattr(args, "new", None),
     )
+
+
+def _load(options: Settings) -> tuple[LoadedSpec, Mapping[str, Any]]:
+    """The spec, repaired when --lenient, validated, and with class names for components."""
+    from codegen import prepare, spec
+
+    loaded = spec.load(options.spec)
+    if options.lenient:
+        data, warnings = prepare.lenient(loaded.data)
+        for warning in warnings:
+            print(f"warning: {warning}", file=sys.stderr)
+        loaded = replace(loaded, data=data)
+    issues = spec.validate(loaded.data)
+    if issues:
+        raise SpecError(issues)
+    return replace(loaded, data=prepare.rename_components(loaded.data)), loaded.data
+
+
+def _lint(options: Settings, data: Mapping[str, Any] | None = None) -> int:
+    from codegen import spec
+    from codegen.lint import lint
+
+    findings = lint(data if data is not None else spec.load(options.spec).data)
+    for finding in findings:
+        print(finding, file=sys.stderr)
+    if findings:
+        print(f"codegen lint: {len(findings)} finding(s)", file=sys.stderr)
+        return EXIT_STALE
+    if options.command == "lint":
+        print("codegen lint: no findings")
+    return EXIT_OK
+
+
+def _diff(options: Settings) -> int:
+    from codegen.diff import gate, load_document
+
+    assert options.old is not None
+    old = load_document(options.old, root=options.root)
+    new = load_document(options.new or str(options.spec), root=options.root)
+    changes, passes = gate(old, new)
+    for change in changes:
+        print(change)
+    breaking = sum(c.breaking for c in changes)
+    verdict = "passes" if passes else "fails: bump the major number of info.version"
+    print(f"codegen diff: {len(changes)} change(s), {breaking} breaking; {verdict}")
+    return EXIT_OK if passes else EXIT_STALE
 
 
 def run(options: Settings) -> int:
     """The pipeline; raises ``CodegenError`` for every failure that has an exit code."""
-    from codegen import ir, spec, write
+    if options.command == "lint":
+        return _lint(options)
+    if options.command == "diff":
+        return _diff(options)
+    from codegen import ir, write
     from codegen.format import format_sources
     from codegen.render import render
 
-    loaded = spec.load(options.spec)
-    issues = spec.validate(loaded.data)
-    if issues:
-        raise SpecError(issues)
+    loaded, original = _load(options)
     api = ir.build(loaded)
     spec_name = _display_name(options.spec, options.root)
     sources = render(api, loaded.data, package=options.package, spec_name=spec_name)
@@ -131,9 +230,10 @@ def run(options: Settings) -> int:
     package_dir = options.package.replace(".", "/")
     plan = write.plan(options.root, package_dir, outputs, force=options.force)
     if options.check:
+        linted = _lint(options, original)
         if not plan.stale:
             print("codegen: up to date")
-            return EXIT_OK
+            return linted
         sys.stdout.write(write.diff(plan))
         stale = len(plan.write) + len(plan.scaffold) + len(plan.remove)
         print(f"codegen: {stale} file(s) out of date; run `python -m codegen`", file=sys.stderr)

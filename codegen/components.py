@@ -43,7 +43,11 @@ def _generate(schemas_json: str) -> str:
     Only the components go in, so the output does not change when paths do. Cached per
     process: tests and repeated runs in one interpreter pay for it once."""
     from datamodel_code_generator import generate
-    from datamodel_code_generator.enums import DataModelType, InputFileType
+    from datamodel_code_generator.enums import (
+        DataModelType,
+        InputFileType,
+        ReadOnlyWriteOnlyModelType,
+    )
     from datamodel_code_generator.format import PythonVersion
 
     document = {
@@ -70,11 +74,18 @@ def _generate(schemas_json: str) -> str:
             field_constraints=True,
             use_double_quotes=True,
             formatters=[],
+            # WHY: a model with readOnly or writeOnly fields becomes three: Thing (all fields),
+            # ThingRequest (no readOnly) and ThingResponse (no writeOnly), for distinct bodies.
+            read_only_write_only_model_type=ReadOnlyWriteOnlyModelType.All,
+            # WHY: pydantic's EmailStr needs the optional email-validator package.
+            type_mappings=["email=string", "idn-email=string"],
         )
     if not isinstance(result, str):
         raise TypeError("datamodel-code-generator returned several modules for one document")
     # Its own banner names stdin; our header replaces it.
-    lines = result.splitlines()
+    # WHY: descriptions from the spec carry trailing spaces, which ruff reports (W291);
+    # in a docstring or comment they mean nothing.
+    lines = [line.rstrip() for line in result.splitlines()]
     while lines and (lines[0].startswith("#") or not lines[0].strip()):
         lines.pop(0)
     return "\n".join(lines) + "\n"

@@ -8,11 +8,13 @@ from typing import Any
 
 from codegen.naming import field_name, function_name, pascal_case
 from codegen.spec import (
-    JSON_CONTENT,
     PROBLEM_CONTENT,
+    STATUS_RANGES,
     LoadedSpec,
+    body_kind,
     operation_domain,
     operations,
+    pick_request_content,
     resolve,
 )
 
@@ -40,6 +42,11 @@ class RequestBody:
     content_type: str
     description: str | None
 
+    @property
+    def kind(self) -> str:
+        """``json``, ``form``, ``multipart``, ``text`` or ``binary`` (see ``spec.body_kind``)."""
+        return body_kind(self.content_type)
+
 
 @dataclass(frozen=True)
 class Header:
@@ -57,11 +64,27 @@ class Response:
     content_type: str | None
     schema: Schema | None
     headers: tuple[Header, ...]
+    variant: str = ""
 
     @property
     def is_problem(self) -> bool:
         """Problem documents are raised by the service, so they get no response type."""
         return self.content_type == PROBLEM_CONTENT
+
+    @property
+    def name_suffix(self) -> str:
+        """``200``, ``Default``, ``4xx``; plus the media type when a status has several."""
+        return f"{self.status.capitalize()}{self.variant}"
+
+    @property
+    def status_range(self) -> tuple[int, int] | None:
+        """For ``default`` and ``4XX``-like statuses, the codes the service may choose from."""
+        if self.status == "default":
+            return (100, 599)
+        if self.status.upper() in STATUS_RANGES:
+            first = int(self.status[0]) * 100
+            return (first, first + 99)
+        return None
 
 
 @dataclass(frozen=True)
@@ -162,7 +185,6 @@ def _operation(
             merged[(param.location, param.name)] = param
     security = raw.get("security", root_security)
     domain = operation_domain(raw)
-    assert domain is not None  # guaranteed by validation
     return Operation(
         operation_id=operation_id,
         python_name=function_name(operation_id),
@@ -207,17 +229,23 @@ def _request_body(data: Mapping[str, Any], raw: Any) -> RequestBody | None:
     if raw is None:
         return None
     body = resolve(data, raw)
-    media = (body.get("content") or {}).get(JSON_CONTENT) or {}
+    content = body.get("content") or {}
+    content_type = pick_request_content(content) if content else "application/octet-stream"
+    media = resolve(data, content.get(content_type)) or {}
     return RequestBody(
         schema=media.get("schema"),
         required=bool(body.get("required", False)),
-        content_type=JSON_CONTENT,
+        content_type=content_type,
         description=body.get("description"),
     )
 
 
 def _status_key(status: str) -> tuple[int, str]:
-    return (int(status), status) if status.isdigit() else (1000, status)
+    if status.isdigit():
+        return (int(status), status)
+    if status.upper() in STATUS_RANGES:
+        return (int(status[0]) * 100 + 99, status)
+    return (1000, status)
 
 
 def _responses(data: Mapping[str, Any], raw: Mapping[Any, Any]) -> tuple[Response, ...]:
@@ -225,34 +253,46 @@ def _responses(data: Mapping[str, Any], raw: Mapping[Any, Any]) -> tuple[Respons
     for status in sorted((str(s) for s in raw), key=_status_key):
         response = resolve(data, raw[status] if status in raw else raw[int(status)])
         content: Mapping[str, Any] = response.get("content") or {}
-        content_type = _pick_content_type(content)
-        media = resolve(data, content.get(content_type)) if content_type else None
         headers = tuple(
             _header(data, name, header)
             for name, header in sorted((response.get("headers") or {}).items())
             # The spec says a header named Content-Type is ignored: the media type sets it.
             if name.lower() != "content-type"
         )
-        result.append(
-            Response(
-                status=status,
-                description=response.get("description"),
-                content_type=content_type,
-                schema=media.get("schema") if isinstance(media, dict) else None,
-                headers=headers,
+        types = _content_types(content)
+        variants = _variants(types)
+        choices: list[str | None] = [*types] if types else [None]
+        for content_type in choices:
+            media = resolve(data, content.get(content_type)) if content_type else None
+            result.append(
+                Response(
+                    status=status,
+                    description=response.get("description"),
+                    content_type=content_type,
+                    schema=media.get("schema") if isinstance(media, dict) else None,
+                    headers=headers,
+                    variant=variants.get(content_type or "", ""),
+                )
             )
-        )
     return tuple(result)
 
 
-def _pick_content_type(content: Mapping[str, Any]) -> str | None:
-    """JSON if offered, else the first non-problem type; problem+json only if nothing else."""
-    if not content:
-        return None
-    if JSON_CONTENT in content:
-        return JSON_CONTENT
-    others = [t for t in content if t != PROBLEM_CONTENT]
-    return others[0] if others else PROBLEM_CONTENT
+def _content_types(content: Mapping[str, Any]) -> list[str]:
+    """Every media type but problem+json; problem+json alone if nothing else is offered."""
+    others = [str(t) for t in content if t != PROBLEM_CONTENT]
+    if others:
+        return others
+    return [PROBLEM_CONTENT] if content else []
+
+
+def _variants(types: list[str]) -> dict[str, str]:
+    """Class name parts that tell several media types of one status apart: ``Json``, ``Csv``."""
+    if len(types) < 2:
+        return {}
+    short = {t: pascal_case(t.split(";")[0].split("/")[-1]) for t in types}
+    full = {t: pascal_case(t.split(";")[0]) for t in types}
+    names = short if len(set(short.values())) == len(types) else full
+    return {t: names[t] or f"Variant{i}" for i, t in enumerate(types)}
 
 
 def _header(data: Mapping[str, Any], name: str, raw: Any) -> Header:

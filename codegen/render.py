@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import textwrap
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -9,8 +10,9 @@ from typing import Any
 
 from codegen.components import render_components
 from codegen.errors import Issue, SpecError, pointer
-from codegen.ir import Api, Domain, Operation, Parameter, Response
+from codegen.ir import Api, Domain, Operation, Parameter, RequestBody, Response
 from codegen.naming import connexion_kwarg, field_name
+from codegen.policies import rate_limits
 from codegen.typemap import Imports, TypeMapper, constraints
 
 GROUP_SUFFIX = {"path": "Path", "query": "Query", "header": "Header", "cookie": "Cookie"}
@@ -31,7 +33,14 @@ _ROUTE_RESERVED = frozenset(
 _SCHEMA_IMPORTED = frozenset(
     {"Any", "ClassVar", "Literal", "TypeAlias", "BaseModel", "ConfigDict", "Field", "RootModel"}
     | {"UUID", "date", "datetime", "RequestModel", "ParametersModel", "HeadersModel", "ApiResponse"}
+    | {"FileStorage", "NoReturn"}
 )
+_RAW_BODY = {"text": ("str", '""'), "binary": ("bytes", 'b""')}
+_FORM_HELPER = '''def _form(params: dict[str, Any], files: tuple[str, ...]) -> dict[str, Any]:
+    """The form fields Connexion passes as ``body``, with the uploaded files it passes apart."""
+    form = dict(params.get("body") or {})
+    form.update({name: params[name] for name in files if name in params})
+    return form'''
 
 
 @dataclass(frozen=True)
@@ -47,25 +56,25 @@ def render(api: Api, spec: Mapping[str, Any], *, package: str, spec_name: str) -
     """Every generated and scaffold file, in a stable order."""
     package_dir = package.replace(".", "/")
     components_module = f"{package}.components"
+    components = render_components(api.schemas, spec_name=spec_name)
+    classes = frozenset(re.findall(r"^class (\w+)\b", components, re.M))
     files = [
         SourceFile(f"{package_dir}/__init__.py", _package_init(spec_name), owned=False),
+        SourceFile(f"{package_dir}/components.py", components, owned=True),
         SourceFile(
-            f"{package_dir}/components.py",
-            render_components(api.schemas, spec_name=spec_name),
-            owned=True,
-        ),
-        SourceFile(
-            f"{package_dir}/operations.py", _operations(api, package, spec_name), owned=True
+            f"{package_dir}/operations.py", _operations(api, spec, package, spec_name), owned=True
         ),
     ]
     issues: list[Issue] = []
     for domain in api.domains:
-        schemas = _SchemasModule(domain, spec, components_module, spec_name)
+        schemas = _SchemasModule(domain, spec, components_module, spec_name, classes)
         issues += schemas.issues
         base = f"{package_dir}/{domain.name}"
         files += [
             SourceFile(f"{base}/schemas.py", schemas.text, owned=True),
-            SourceFile(f"{base}/routes.py", _routes(domain, spec, components_module), owned=True),
+            SourceFile(
+                f"{base}/routes.py", _routes(domain, spec, components_module, classes), owned=True
+            ),
             SourceFile(f"{base}/__init__.py", f'"""The {domain.name} domain."""\n', owned=False),
             SourceFile(f"{base}/service.py", _service(domain, spec_name), owned=False),
             SourceFile(f"{base}/repo.py", _repo(domain), owned=False),
@@ -76,8 +85,13 @@ def render(api: Api, spec: Mapping[str, Any], *, package: str, spec_name: str) -
         raise SpecError(issues)
     # WHY: the header line is longer than any line-length limit, and descriptions from the
     # spec become long strings ruff cannot split.
+    # WHY: and datamodel-code-generator keeps enum member names such as `I` or `l` (E741).
+    ambiguous = re.search(r"^\s+[lIO]\s*[:=]", components, re.M)
+    noqa = {f"{package_dir}/components.py": "E501, E741"} if ambiguous else {}
     return [
-        SourceFile(f.path, f"# ruff: noqa: E501\n{f.text}", owned=True) if f.owned else f
+        SourceFile(f.path, f"# ruff: noqa: {noqa.get(f.path, 'E501')}\n{f.text}", owned=True)
+        if f.owned
+        else f
         for f in files
     ]
 
@@ -92,8 +106,11 @@ def docstring(text: str, indent: str = "") -> str:
     wrapped = [textwrap.fill(p, width=width, break_long_words=False) for p in paragraphs]
     body = "\n\n".join(wrapped)
     lines = body.split("\n")
-    if len(lines) == 1:
+    if len(lines) == 1 and len(indent) + len(body) + 6 <= 100:
         return f'{indent}"""{body}"""'
+    if len(lines) == 1:
+        # WHY: one unbreakable word (a long path) fits the line limit only on a line of its own.
+        return f'{indent}"""\n{indent}{body}\n{indent}"""'
     rest = "\n".join(f"{indent}{line}" if line else "" for line in lines[1:])
     return f'{indent}"""{lines[0]}\n{rest}\n{indent}"""'
 
@@ -115,11 +132,12 @@ def _package_init(spec_name: str) -> str:
     return f'"""The API\'s domains: one subpackage per tag of {spec_name}."""\n'
 
 
-def _operations(api: Api, package: str, spec_name: str) -> str:
+def _operations(api: Api, spec: Mapping[str, Any], package: str, spec_name: str) -> str:
     entries = "\n".join(
         f'    "{op.operation_id}": "{package}.{op.domain}.routes:{op.python_name}",'
         for op in api.operations
     )
+    policies = "\n".join(f"    {op.operation_id!r}: {_policy(op, spec)}," for op in api.operations)
     return _lines(
         [
             f'"""Handler of each operationId of {spec_name}, for the runtime\'s resolver.',
@@ -129,12 +147,51 @@ def _operations(api: Api, package: str, spec_name: str) -> str:
             "from __future__ import annotations",
             "",
             "from collections.abc import Mapping",
-            "from typing import Final",
+            "from typing import Final, TypedDict",
             "",
             "OPERATIONS: Final[Mapping[str, str]] = {",
             entries,
             "}",
+            "",
+            "",
+            "class RateLimitPolicy(TypedDict):",
+            '    """``x-rate-limit``: limits like ``5/minute``, whose counter, and how to fail."""',
+            "",
+            "    limits: tuple[str, ...]",
+            '    key: str  # "ip", "caller" or "body:<field>"',
+            '    fail: str  # "open" or "closed": what to do when the counter store is down',
+            "",
+            "",
+            "class OperationPolicy(TypedDict):",
+            '    """What the runtime enforces for an operation, declared in the spec."""',
+            "",
+            '    authentication: str  # "required", "optional" or "none"',
+            "    scopes: tuple[tuple[str, ...], ...]  # any one of these sets of scopes suffices",
+            "    rate_limits: tuple[RateLimitPolicy, ...]  # every one must allow a request",
+            "    idempotent: bool",
+            "    deprecated: bool",
+            "",
+            "",
+            "POLICIES: Final[Mapping[str, OperationPolicy]] = {",
+            policies,
+            "}",
         ]
+    )
+
+
+def _policy(op: Operation, document: Mapping[str, Any]) -> str:
+    scopes = tuple(
+        tuple(sorted({scope for scopes in req.values() for scope in scopes}))
+        for req in op.security or ()
+    )
+    rate = "".join(
+        f"{{'limits': {limit.limits!r}, 'key': {limit.key!r}, 'fail': {limit.fail!r}}},"
+        for limit in rate_limits(op.extensions, document)
+    )
+    return (
+        f"{{'authentication': {op.authentication!r}, 'scopes': {scopes!r}, "
+        f"'rate_limits': ({rate}), 'idempotent': {op.extensions.get('x-idempotent') is True!r}, "
+        f"'deprecated': {op.deprecated!r}}}"
     )
 
 
@@ -176,10 +233,17 @@ class _SchemasModule:
     """The ``schemas.py`` of one domain: parameter groups, request and response types."""
 
     def __init__(
-        self, domain: Domain, spec: Mapping[str, Any], components_module: str, spec_name: str
+        self,
+        domain: Domain,
+        spec: Mapping[str, Any],
+        components_module: str,
+        spec_name: str,
+        classes: frozenset[str],
     ) -> None:
         self.imports = Imports()
-        self.types = TypeMapper(spec, self.imports)
+        self.types = TypeMapper(spec, self.imports, classes)
+        self.request_types = TypeMapper(spec, self.imports, classes, variant="Request")
+        self.response_types = TypeMapper(spec, self.imports, classes, variant="Response")
         self.classes: list[str] = []
         self.names: dict[str, str] = {}
         self.issues: list[Issue] = []
@@ -284,29 +348,41 @@ class _SchemasModule:
 
     def _request_body_type(self, op: Operation) -> str:
         assert op.request_body is not None
+        if op.request_body.kind in _RAW_BODY:
+            return _RAW_BODY[op.request_body.kind][0]
         schema = op.request_body.schema or {}
-        component = self.types.component(schema)
-        if component is not None and not self.types.is_enum_component(component):
+        component = request_component(self.request_types, op.request_body)
+        if component is not None:
             self.imports.components.add(component)
             return component
         name = self._name(f"{op.class_prefix}RequestBody", op)
         doc = op.request_body.description or f"Request body of {op.operation_id}."
-        self.classes.append(self._inline_model(name, schema, doc))
+        if op.request_body.kind == "multipart":
+            schema = self.types.target(schema)
+        self.classes.append(
+            self._inline_model(
+                name, schema, doc, self.request_types, files=op.request_body.kind == "multipart"
+            )
+        )
         return name
 
     def _response(self, op: Operation, response: Response) -> str:
-        name = self._name(f"{op.class_prefix}{response.status.capitalize()}", op)
+        name = self._name(f"{op.class_prefix}{response.name_suffix}", op)
         self.imports.add("typing", "ClassVar")
         base = self.imports.add("runtime.contract", "ApiResponse")
+        span = response.status_range
         lines = [
             f"class {name}({base}):",
             docstring(response.description or f"Response {response.status}.", "    "),
             "",
-            f"    status_code: ClassVar[int] = {int(response.status)}",
+            f"    status_code: ClassVar[int] = {_default_status(response)}",
         ]
         if response.content_type is not None:
             lines.append(f"    content_type: ClassVar[str | None] = {response.content_type!r}")
             lines.append(f"    body: {self._response_body_type(op, response)}")
+        if span is not None:
+            field = self.imports.add("pydantic", "Field")
+            lines.append(f"    status: int = {field}(ge={span[0]}, le={span[1]})")
         if response.headers:
             headers = self._name(f"{name}Headers", op)
             header_base = self.imports.add("runtime.contract", "HeadersModel")
@@ -339,23 +415,41 @@ class _SchemasModule:
         return name
 
     def _response_body_type(self, op: Operation, response: Response) -> str:
-        schema = response.schema
-        if schema and self.types.component(schema) is None and _is_inline_object(schema):
-            name = self._name(f"{op.class_prefix}{response.status.capitalize()}Body", op)
-            doc = f"Body of the {response.status} response of {op.operation_id}."
-            self.classes.append(self._inline_model(name, schema, doc))
-            return name
-        return self.types.type_of(schema)
+        from codegen.spec import body_kind
 
-    def _inline_model(self, name: str, schema: Mapping[str, Any], description: str) -> str:
-        """A model for an inline body schema: fields for an object, a RootModel otherwise."""
+        schema = response.schema
+        kind = body_kind(response.content_type or "")
+        if kind in _RAW_BODY:
+            return _RAW_BODY[kind][0]
+        types = self.response_types
+        if schema and types.component(schema) is None and _is_inline_object(schema):
+            name = self._name(f"{op.class_prefix}{response.name_suffix}Body", op)
+            doc = f"Body of the {response.status} response of {op.operation_id}."
+            self.classes.append(self._inline_model(name, schema, doc, types))
+            return name
+        return types.type_of(schema)
+
+    def _inline_model(
+        self,
+        name: str,
+        schema: Mapping[str, Any],
+        description: str,
+        types: TypeMapper,
+        *,
+        files: bool = False,
+    ) -> str:
+        """A model for an inline body schema: fields for an object, a RootModel otherwise.
+
+        In a multipart body, ``format: binary`` fields are the uploaded ``FileStorage``s."""
         doc = docstring(schema.get("description") or description, "    ")
         if not _is_inline_object(schema):
             root = self.imports.add("pydantic", "RootModel")
-            return "\n".join([f"class {name}({root}[{self.types.type_of(schema)}]):", doc])
+            return "\n".join([f"class {name}({root}[{types.type_of(schema)}]):", doc])
         base = self.imports.add("pydantic", "BaseModel")
         config = self.imports.add("pydantic", "ConfigDict")
         extra = ", extra='forbid'" if schema.get("additionalProperties") is False else ""
+        if files and _file_fields(types, schema):
+            extra += ", arbitrary_types_allowed=True"
         lines = [
             f"class {name}({base}):",
             doc,
@@ -373,12 +467,16 @@ class _SchemasModule:
             is_required = prop in required
             default = "None"
             if not is_required and isinstance(prop_schema, dict) and "default" in prop_schema:
-                default = self.types.default_expr(prop_schema, prop_schema["default"])
+                default = types.default_expr(prop_schema, prop_schema["default"])
+            annotation = types.type_of(prop_schema)
+            if files and prop in _file_fields(types, schema):
+                storage = self.imports.add("werkzeug.datastructures", "FileStorage")
+                annotation = f"list[{storage}]" if _is_array(prop_schema) else storage
             lines.append(
                 self._uses_field(
                     _field(
                         python,
-                        self.types.type_of(prop_schema),
+                        annotation,
                         required=is_required,
                         default=default,
                         alias=prop,
@@ -393,6 +491,43 @@ class _SchemasModule:
         if "= Field(" in line:
             self.imports.add("pydantic", "Field")
         return line
+
+
+def _default_status(response: Response) -> int:
+    span = response.status_range
+    if span is None:
+        return int(response.status)
+    return 500 if response.status == "default" else span[0]
+
+
+def request_component(types: TypeMapper, body: RequestBody) -> str | None:
+    """The component class a JSON or form body validates into, if its schema is one."""
+    if body.kind not in ("json", "form"):
+        return None
+    component = types.component(body.schema or {})
+    if component is None or types.is_enum_component(component):
+        return None
+    return types.variant_of(component)
+
+
+def _is_binary(schema: Any) -> bool:
+    return isinstance(schema, dict) and schema.get("format") == "binary"
+
+
+def _is_array(schema: Any) -> bool:
+    return isinstance(schema, dict) and schema.get("type") == "array"
+
+
+def _file_fields(types: TypeMapper, schema: Mapping[str, Any]) -> list[str]:
+    """The properties of a multipart body that carry uploaded files."""
+    result = []
+    for prop, raw in (schema.get("properties") or {}).items():
+        prop_schema = types.target(raw) if isinstance(raw, dict) else raw
+        if _is_binary(prop_schema) or (
+            _is_array(prop_schema) and _is_binary(types.target(prop_schema.get("items") or {}))
+        ):
+            result.append(str(prop))
+    return result
 
 
 def _is_inline_object(schema: Mapping[str, Any]) -> bool:
@@ -426,7 +561,9 @@ def _route_clashes(domain: Domain, spec: Mapping[str, Any]) -> list[Issue]:
     ]
 
 
-def _request_arguments(op: Operation, spec: Mapping[str, Any], imports: Imports) -> list[str]:
+def _request_arguments(
+    op: Operation, spec: Mapping[str, Any], imports: Imports, classes: frozenset[str]
+) -> list[str]:
     args = []
     for location, suffix in GROUP_SUFFIX.items():
         if not op.parameters_in(location):
@@ -438,17 +575,25 @@ def _request_arguments(op: Operation, spec: Mapping[str, Any], imports: Imports)
         elif location == "cookie":
             source = f"{imports.add('runtime.contract', 'request_cookies')}()"
         args.append(f"        {location}=parse({group}, {source}, location={location!r}),")
-    if op.request_body is not None:
-        mapper = TypeMapper(spec, Imports())
-        schema = op.request_body.schema or {}
-        component = mapper.component(schema)
-        if component is not None and not mapper.is_enum_component(component):
+    body = op.request_body
+    if body is not None and body.kind in _RAW_BODY:
+        empty = _RAW_BODY[body.kind][1] if body.required else "None"
+        args.append(f'        body=params.get("body") or {empty},')
+    elif body is not None:
+        mapper = TypeMapper(spec, Imports(), classes, variant="Request")
+        component = request_component(mapper, body)
+        if component is not None:
             imports.components.add(component)
             body_type = component
         else:
             body_type = imports.add(".schemas", f"{op.class_prefix}RequestBody")
-        parsed = f'parse({body_type}, params.get("body"), location="body")'
-        if not op.request_body.required:
+        source = 'params.get("body")'
+        if body.kind == "multipart":
+            schema = mapper.target(body.schema or {})
+            names = tuple(_file_fields(mapper, schema))
+            source = f"_form(params, {names!r})"
+        parsed = f'parse({body_type}, {source}, location="body")'
+        if not body.required and body.kind != "multipart":
             parsed = f'None if params.get("body") is None else {parsed}'
         args.append(f"        body={parsed},")
     if op.authentication == "required":
@@ -458,7 +603,9 @@ def _request_arguments(op: Operation, spec: Mapping[str, Any], imports: Imports)
     return args
 
 
-def _routes(domain: Domain, spec: Mapping[str, Any], components_module: str) -> str:
+def _routes(
+    domain: Domain, spec: Mapping[str, Any], components_module: str, classes: frozenset[str]
+) -> str:
     imports = Imports()
     imports.add("typing", "Any")
     imports.add("typing", "Protocol")
@@ -466,6 +613,7 @@ def _routes(domain: Domain, spec: Mapping[str, Any], components_module: str) -> 
     protocol = f"{domain.class_prefix}Service"
     methods: list[str] = []
     adapters: list[str] = []
+    needs_form = False
     for op in domain.operations:
         request = imports.add(".schemas", f"{op.class_prefix}Request")
         response = imports.add(".schemas", f"{op.class_prefix}Response")
@@ -479,17 +627,34 @@ def _routes(domain: Domain, spec: Mapping[str, Any], components_module: str) -> 
                 ]
             )
         )
-        arguments = _request_arguments(op, spec, imports)
+        arguments = _request_arguments(op, spec, imports, classes)
         if any("parse(" in a for a in arguments):
             imports.add("runtime.contract", "parse")
+        needs_form = needs_form or any("_form(" in a for a in arguments)
         call = f"{request}(\n" + "\n".join(arguments) + "\n    )" if arguments else f"{request}()"
+        chosen = [
+            imports.add(".schemas", f"{op.class_prefix}{r.name_suffix}")
+            for r in op.typed_responses
+            if r.status_range is not None
+        ]
+        if chosen:
+            # WHY: a `default` or `4XX` response carries the status the service chose.
+            ending = [
+                f"    response = _service().{op.python_name}(request)",
+                "    rendered = render(response)",
+                f"    if isinstance(response, {' | '.join(chosen)}):",
+                "        rendered.status_code = response.status",
+                "    return rendered",
+            ]
+        else:
+            ending = [f"    return render(_service().{op.python_name}(request))"]
         adapters.append(
             "\n".join(
                 [
                     f"def {op.python_name}(**params: Any) -> flask.Response:",
                     docstring(doc, "    "),
                     f"    request = {call}",
-                    f"    return render(_service().{op.python_name}(request))",
+                    *ending,
                 ]
             )
         )
@@ -523,7 +688,7 @@ def _routes(domain: Domain, spec: Mapping[str, Any], components_module: str) -> 
         "    return service.get_service()",
         "",
         "",
-        "\n\n\n".join(adapters),
+        "\n\n\n".join([*adapters, *([_FORM_HELPER] if needs_form else [])]),
     ]
     return _lines(head)
 
@@ -543,7 +708,7 @@ def _service(domain: Domain, spec_name: str) -> str:
                     f"        self, request: {op.class_prefix}Request, /",
                     f"    ) -> {op.class_prefix}Response:",
                     docstring(operation_doc(op).split("\n\n")[0], "        "),
-                    f"        raise NotImplementedError({_not_implemented(op)!r})",
+                    _not_implemented(op),
                 ]
             )
         )
@@ -576,7 +741,9 @@ def _service(domain: Domain, spec_name: str) -> str:
 
 
 def _not_implemented(op: Operation) -> str:
-    return f"{op.operation_id} is not implemented yet"
+    line = f"        raise NotImplementedError({f'{op.operation_id} is not implemented yet'!r})"
+    # A message that does not fit the line limit is left out: the traceback names the method.
+    return line if len(line) <= 100 else "        raise NotImplementedError"
 
 
 def _repo(domain: Domain) -> str:

@@ -45,9 +45,26 @@ class Imports:
 class TypeMapper:
     """Maps schemas to type expressions, recording the imports they need."""
 
-    def __init__(self, spec: Mapping[str, Any], imports: Imports) -> None:
+    def __init__(
+        self,
+        spec: Mapping[str, Any],
+        imports: Imports,
+        classes: frozenset[str] = frozenset(),
+        *,
+        variant: str = "",
+    ) -> None:
         self.spec = spec
         self.imports = imports
+        self.classes = classes
+        self.variant = variant
+
+    def variant_of(self, name: str) -> str:
+        """``ThingRequest`` for ``Thing`` when its readOnly/writeOnly fields split it in two."""
+        candidate = f"{name}{self.variant}"
+        components = (self.spec.get("components") or {}).get("schemas") or {}
+        # A component of the spec that happens to be called ThingRequest is not a variant.
+        is_variant = candidate in self.classes and candidate not in components
+        return candidate if self.variant and is_variant else name
 
     def component(self, schema: Mapping[str, Any]) -> str | None:
         """The component class name a schema refers to, if it is a component ``$ref``."""
@@ -81,6 +98,7 @@ class TypeMapper:
     def _base_type(self, schema: Mapping[str, Any]) -> str:
         name = self.component(schema)
         if name is not None:
+            name = self.variant_of(name)
             self.imports.components.add(name)
             return name
         if "$ref" in schema:

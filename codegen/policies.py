@@ -1,0 +1,103 @@
+"""The ``x-rate-limit`` and ``x-idempotent`` operation extensions: their schema and values."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from codegen.errors import Issue, pointer
+
+# The limits library notation: "10/minute", "10 per 2 hours", several joined by ";".
+RATE = re.compile(r"^[1-9][0-9]*\s*(/|per)\s*([0-9]+\s*)?(second|minute|hour|day|month|year)s?$")
+KEYS = ("ip", "caller")
+FAILS = ("open", "closed")
+_RATE_LIMIT_FIELDS = frozenset({"limit", "key", "fail"})
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    limits: tuple[str, ...]
+    key: str
+    fail: str
+
+
+def rate_limits(operation: Any, document: Mapping[str, Any]) -> tuple[RateLimit, ...]:
+    """The limits of an operation (``check`` has accepted them): its own ``x-rate-limit``
+    (a mapping, a list that must all allow a request, or ``false``), else the document's."""
+    raw = operation.get("x-rate-limit", document.get("x-rate-limit"))
+    if raw is None or raw is False:
+        return ()
+    return tuple(
+        RateLimit(
+            limits=tuple(part.strip() for part in str(item["limit"]).split(";")),
+            key=str(item.get("key", "ip")),
+            fail=str(item.get("fail", "open")),
+        )
+        for item in (raw if isinstance(raw, list) else [raw])
+        if isinstance(item, dict)
+    )
+
+
+def check(operation: Mapping[str, Any], where: tuple[object, ...]) -> list[Issue]:
+    """Located problems with the policy extensions of one operation."""
+    issues: list[Issue] = []
+    if "x-idempotent" in operation and not isinstance(operation["x-idempotent"], bool):
+        issues.append(
+            Issue(pointer((*where, "x-idempotent")), "x-idempotent must be true or false")
+        )
+    if "x-rate-limit" not in operation or operation["x-rate-limit"] is False:
+        return issues
+    raw = operation["x-rate-limit"]
+    at = (*where, "x-rate-limit")
+    if isinstance(raw, list) and raw:
+        for index, item in enumerate(raw):
+            issues += _check_one(operation, item, (*at, index))
+        return issues
+    return issues + _check_one(operation, raw, at)
+
+
+def _check_one(operation: Mapping[str, Any], raw: Any, at: tuple[object, ...]) -> list[Issue]:
+    issues: list[Issue] = []
+    if not isinstance(raw, dict):
+        return [
+            Issue(
+                pointer(at),
+                "x-rate-limit must be a mapping {limit, key, fail}, a non-empty list of them, "
+                "or false",
+            )
+        ]
+    for unknown in sorted(set(map(str, raw)) - _RATE_LIMIT_FIELDS):
+        issues.append(
+            Issue(pointer((*at, unknown)), "unknown x-rate-limit field; use limit, key, fail")
+        )
+    limit = raw.get("limit")
+    if not isinstance(limit, str) or not all(RATE.match(p.strip()) for p in limit.split(";")):
+        issues.append(
+            Issue(
+                pointer((*at, "limit")),
+                f"x-rate-limit limit {limit!r} must look like '5/minute;30/hour' "
+                "(the limits library notation, separated by ';')",
+            )
+        )
+    key = raw.get("key", "ip")
+    if not isinstance(key, str) or not (
+        key in KEYS or (key.startswith("body:") and len(key) > len("body:"))
+    ):
+        issues.append(
+            Issue(
+                pointer((*at, "key")),
+                f"x-rate-limit key {key!r} must be ip, caller or body:<field>",
+            )
+        )
+    elif key == "caller" and operation.get("security") == []:
+        issues.append(
+            Issue(pointer((*at, "key")), "x-rate-limit key 'caller' on a public operation")
+        )
+    fail = raw.get("fail", "open")
+    if fail not in FAILS:
+        issues.append(
+            Issue(pointer((*at, "fail")), f"x-rate-limit fail {fail!r} must be open or closed")
+        )
+    return issues

@@ -1,0 +1,224 @@
+"""Rewrite a loaded document before the IR: class names for components, lenient repairs."""
+
+from __future__ import annotations
+
+import copy
+import json
+import keyword
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from codegen.errors import Issue, pointer
+from codegen.naming import pascal_case
+
+COMPONENT_PREFIX = "#/components/schemas/"
+
+
+def class_names(names: list[str]) -> dict[str, str]:
+    """Component name → Python class name; names that already are PascalCase identifiers stay.
+
+    ``Tree.Node`` → ``TreeNode``, ``Workflow--Mini`` → ``WorkflowMini``; clashes get a number."""
+    result: dict[str, str] = {}
+    taken = {name for name in names if _is_class_name(name)}
+    for name in names:
+        if _is_class_name(name):
+            result[name] = name
+            continue
+        base = pascal_case(name) or "Schema"
+        if base[0].isdigit():
+            base = f"Schema{base}"
+        if base in _RESERVED:
+            base = f"{base}Model"
+        candidate, number = base, 1
+        while candidate in taken:
+            number += 1
+            candidate = f"{base}{number}"
+        taken.add(candidate)
+        result[name] = candidate
+    return result
+
+
+# Names the models module imports or defines itself, which a component must not take.
+_RESERVED = frozenset(
+    {"Annotated", "Any", "AwareDatetime", "Base64Str", "BaseModel", "ConfigDict", "Enum"}
+    | {"Field", "IntEnum", "Literal", "RootModel", "StrEnum", "UUID", "SecretStr", "Optional"}
+)
+
+
+def _is_class_name(name: str) -> bool:
+    """Whether datamodel-code-generator keeps the name as it is: plain PascalCase."""
+    return (
+        name.isidentifier()
+        and not keyword.iskeyword(name)
+        and name[:1].isupper()
+        and name == pascal_case(name)
+        and name not in _RESERVED
+    )
+
+
+def rename_components(data: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of the document whose component schema names are class names, refs rewritten."""
+    components = data.get("components")
+    schemas = components.get("schemas") if isinstance(components, dict) else None
+    if not isinstance(schemas, dict):
+        return dict(data)
+    mapping = class_names([str(name) for name in schemas])
+    if all(old == new for old, new in mapping.items()):
+        return dict(data)
+    renamed = {escape(old): escape(new) for old, new in mapping.items() if old != new}
+    result: dict[str, Any] = _rewrite(data, renamed)
+    result["components"]["schemas"] = {
+        mapping[str(name)]: schema for name, schema in result["components"]["schemas"].items()
+    }
+    return result
+
+
+def escape(name: str) -> str:
+    return name.replace("~", "~0").replace("/", "~1")
+
+
+def _rewrite_ref(ref: str, renamed: Mapping[str, str]) -> str:
+    if not ref.startswith(COMPONENT_PREFIX):
+        return ref
+    name, slash, rest = ref[len(COMPONENT_PREFIX) :].partition("/")
+    return f"{COMPONENT_PREFIX}{renamed.get(name, name)}{slash}{rest}"
+
+
+def _rewrite(node: Any, renamed: Mapping[str, str]) -> Any:
+    if isinstance(node, dict):
+        result: dict[Any, Any] = {}
+        for key, value in node.items():
+            if key == "$ref" and isinstance(value, str):
+                result[key] = _rewrite_ref(value, renamed)
+            elif key == "mapping" and isinstance(value, dict):
+                result[key] = {
+                    k: _rewrite_ref(v, renamed) if isinstance(v, str) else v
+                    for k, v in value.items()
+                }
+            else:
+                result[key] = _rewrite(value, renamed)
+        return result
+    if isinstance(node, list):
+        return [_rewrite(item, renamed) for item in node]
+    return node
+
+
+_COERCE: dict[str, Any] = {
+    "integer": int,
+    "number": float,
+    "string": str,
+    "boolean": lambda value: {"true": True, "false": False}[str(value).lower()],
+}
+
+
+def lenient(data: Mapping[str, Any]) -> tuple[dict[str, Any], list[Issue]]:
+    """Repair defaults and enum values whose JSON type contradicts their schema's ``type``.
+
+    Real documents often say ``default: "20"`` on an integer. Each repair is a warning naming
+    its location; a value that cannot be converted is left for validation to report."""
+    result = copy.deepcopy(dict(data))
+    return result, _repairs(result, fix=True)
+
+
+def mismatches(data: Mapping[str, Any]) -> list[Issue]:
+    """The located problems ``lenient`` would repair, as errors (the validator's own lack a
+    location)."""
+    return [
+        Issue(issue.pointer, issue.message.removeprefix("lenient: ") + " (--lenient repairs it)")
+        for issue in _repairs(data, fix=False)
+        # OpenAPI 3.0 allows repeated enum values; only --lenient drops them.
+        if "duplicate enum values" not in issue.message
+    ]
+
+
+def _repairs(data: Any, *, fix: bool) -> list[Issue]:
+    warnings: list[Issue] = []
+    for path, schema in _schemas(data):
+        kind = schema.get("type")
+        if kind not in _COERCE:
+            continue
+        # WHY: the validator accepts `default: null`, and so does pydantic (the field is optional).
+        if schema.get("default") is not None and not _matches(schema["default"], kind):
+            fixed = _convert(schema["default"], kind)
+            repair = "dropped" if fixed is _FAILED else f"read as {json.dumps(fixed)}"
+            warnings.append(
+                Issue(
+                    pointer((*path, "default")),
+                    f"lenient: default {json.dumps(schema['default'])} is not of type "
+                    f"{kind!r}; {repair}",
+                )
+            )
+            if fix and fixed is _FAILED:
+                del schema["default"]
+            elif fix:
+                schema["default"] = fixed
+        values = schema.get("enum")
+        if isinstance(values, list):
+            unique = list(dict.fromkeys(json.dumps(v, sort_keys=True) for v in values))
+            if len(unique) != len(values):
+                warnings.append(
+                    Issue(pointer((*path, "enum")), "lenient: duplicate enum values; dropped")
+                )
+                if fix:
+                    schema["enum"] = [json.loads(v) for v in unique]
+        items = schema.get("items")
+        enum = items.get("enum") if kind == "array" and isinstance(items, dict) else values
+        default = schema.get("default")
+        wrong = (
+            [default] if kind != "array" else (default if isinstance(default, list) else [default])
+        )
+        if (
+            "default" in schema
+            and isinstance(enum, list)
+            and enum
+            and any(v not in enum for v in wrong)
+        ):
+            warnings.append(
+                Issue(
+                    pointer((*path, "default")),
+                    f"lenient: default {json.dumps(default)} is not one of the enum values; "
+                    "dropped",
+                )
+            )
+            if fix:
+                del schema["default"]
+    return warnings
+
+
+_FAILED = object()
+
+
+def _matches(value: Any, kind: str) -> bool:
+    if kind == "integer":
+        return isinstance(value, int) and not isinstance(value, bool)
+    if kind == "number":
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if kind == "string":
+        return isinstance(value, str)
+    return isinstance(value, bool)
+
+
+def _convert(value: Any, kind: str) -> Any:
+    if value is None or isinstance(value, dict | list):
+        return _FAILED
+    try:
+        converted = _COERCE[kind](value)
+    except (ValueError, KeyError, TypeError):
+        return _FAILED
+    if kind == "integer" and str(converted) != str(value).strip():
+        return _FAILED
+    return converted
+
+
+def _schemas(node: Any, path: tuple[object, ...] = ()) -> Iterator[tuple[tuple[object, ...], Any]]:
+    """Every mapping that has a ``type`` key, outside examples."""
+    if isinstance(node, dict):
+        if isinstance(node.get("type"), str):
+            yield path, node
+        for key, value in node.items():
+            if key in ("example", "examples"):
+                continue
+            yield from _schemas(value, (*path, key))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _schemas(value, (*path, index))

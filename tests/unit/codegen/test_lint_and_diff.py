@@ -1,0 +1,185 @@
+"""``python -m codegen lint``, ``diff`` and ``--lenient`` on small documents."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from codegen.diff import compare, gate
+from codegen.lint import lint
+from tests.unit.codegen.kit import REPO, SPECS, make_project, run
+
+
+def _spec(name: str = "coverage.yaml") -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load((SPECS / name).read_text())
+    return loaded
+
+
+def _rules(data: dict[str, Any]) -> list[tuple[str, str]]:
+    return [(f.pointer, f.rule) for f in lint(data)]
+
+
+def test_the_repository_spec_passes_lint() -> None:
+    assert lint(yaml.safe_load((REPO / "openapi.yaml").read_text())) == []
+
+
+def test_each_rule_reports_its_id_location_and_fix() -> None:
+    data = _spec()
+    get = data["paths"]["/things"]["get"]
+    del get["operationId"], get["tags"], get["security"]
+    get["parameters"] = []
+    get["responses"]["400"] = {"description": "Bad.", "content": {"application/json": {}}}
+    post = data["paths"]["/things"]["post"]
+    post["requestBody"]["content"]["application/json"]["schema"] = {"type": "object"}
+    post["x-rate-limit"] = {"limit": "lots"}
+    found = _rules(data)
+    assert ("#/paths/~1things/get", "operation-id") in found
+    assert ("#/paths/~1things/get", "operation-tag") in found
+    assert ("#/paths/~1things/get", "explicit-security") in found
+    assert ("#/paths/~1things/get", "paginated-list") in found
+    assert ("#/paths/~1things/get/responses/400", "problem-json") in found
+    assert (
+        "#/paths/~1things/post/requestBody/content/application~1json/schema",
+        "closed-request-body",
+    ) in found
+    assert ("#/paths/~1things/post/x-rate-limit/limit", "policy") in found
+    line = str(next(f for f in lint(data) if f.rule == "paginated-list"))
+    assert line.startswith("#/paths/~1things/get: [paginated-list] ")
+    assert "(fix: add `limit` and `cursor` query parameters" in line
+
+
+def test_a_rule_is_ignored_per_operation_only_with_a_reason() -> None:
+    data = _spec()
+    get = data["paths"]["/things"]["get"]
+    get["parameters"] = []
+    get["x-lint-ignore"] = [{"rule": "paginated-list", "reason": "at most 3 things exist"}]
+    assert _rules(data) == []
+    get["x-lint-ignore"] = [{"rule": "paginated-list"}, {"rule": "no-such-rule", "reason": "x"}]
+    assert _rules(data) == [
+        ("#/paths/~1things/get/x-lint-ignore/0", "lint-ignore"),
+        ("#/paths/~1things/get/x-lint-ignore/1/rule", "lint-ignore"),
+        ("#/paths/~1things/get", "paginated-list"),
+    ]
+
+
+def test_check_fails_on_lint_findings_even_when_the_code_is_up_to_date(tmp_path: Path) -> None:
+    root = make_project(tmp_path, "coverage.yaml")
+    spec = root / "openapi.yaml"
+    spec.write_text(spec.read_text().replace("      security: []\n", "", 1))
+    assert run(root).exit_code == 0
+    result = run(root, "--check")
+    assert result.exit_code == 1
+    assert "codegen: up to date" in result.stdout
+    assert "[explicit-security]" in result.stderr
+
+
+def test_a_removed_response_field_is_breaking() -> None:
+    old = _spec()
+    new = copy.deepcopy(old)
+    del new["components"]["schemas"]["ThingPage"]["properties"]["next"]
+    changes = compare(old, new)
+    assert [str(c) for c in changes if c.breaking] == [
+        "BREAKING  GET /things response 200: property 'next' removed"
+    ]
+    assert gate(old, new)[1] is False
+
+
+def test_a_new_required_query_parameter_is_breaking_unless_the_major_version_goes_up() -> None:
+    old = _spec()
+    new = copy.deepcopy(old)
+    new["paths"]["/things"]["get"]["parameters"].append(
+        {"name": "owner", "in": "query", "required": True, "schema": {"type": "string"}}
+    )
+    (change,) = compare(old, new)
+    assert change.breaking
+    assert change.message == "required query parameter 'owner' added"
+    assert gate(old, new)[1] is False
+    new["info"]["version"] = "3.0.0"
+    assert gate(old, new)[1] is True
+
+
+def test_an_added_optional_field_is_not_breaking() -> None:
+    old = _spec()
+    new = copy.deepcopy(old)
+    new["components"]["schemas"]["Thing"]["properties"]["colour"] = {"type": "string"}
+    changes = compare(old, new)
+    assert changes
+    assert not any(c.breaking for c in changes)
+    assert gate(old, new)[1] is True
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (
+            lambda s: s["components"]["schemas"]["Thing"]["properties"]["name"].update(maxLength=3),
+            "maxLength narrowed to 3",
+        ),
+        (
+            lambda s: s["components"]["schemas"]["Thing"]["properties"]["kind"]["enum"].remove("b"),
+            "enum value 'b' removed",
+        ),
+        (
+            lambda s: s["paths"]["/things/{thing-id}"]["get"].update(security=[{"bearer": []}]),
+            "security added",
+        ),
+        (
+            lambda s: s["paths"]["/things/{thing-id}"]["delete"]["responses"].update(
+                {"200": s["paths"]["/things/{thing-id}"]["delete"]["responses"].pop("204")}
+            ),
+            "response 204 removed",
+        ),
+    ],
+)
+def test_narrowed_constraints_security_and_status_changes_are_breaking(
+    edit: Any, message: str
+) -> None:
+    old = _spec()
+    new = copy.deepcopy(old)
+    edit(new)
+    assert any(c.breaking and message in c.message for c in compare(old, new))
+
+
+def test_diff_command_exits_1_on_a_breaking_change(tmp_path: Path) -> None:
+    root = make_project(tmp_path, "coverage.yaml")
+    old = tmp_path / "old.yaml"
+    old.write_text((root / "openapi.yaml").read_text())
+    spec = root / "openapi.yaml"
+    spec.write_text(spec.read_text().replace("        next: {type: string, nullable: true}\n", ""))
+    result = run(root, "diff", str(old))
+    assert result.exit_code == 1
+    assert "BREAKING  GET /things response 200: property 'next' removed" in result.stdout
+    assert run(root, "diff", str(old), str(old)).exit_code == 0
+
+
+def test_lenient_repairs_a_string_default_with_a_located_warning(tmp_path: Path) -> None:
+    root = make_project(tmp_path, "coverage.yaml")
+    spec = root / "openapi.yaml"
+    spec.write_text(
+        spec.read_text().replace("maximum: 100, default: 20}", "maximum: 100, default: '20'}")
+    )
+    where = "#/paths/~1things/get/parameters/0/schema/default"
+    strict = run(root)
+    assert strict.exit_code == 2
+    assert f"{where}: default \"20\" is not of type 'integer'" in strict.stderr
+    lenient = run(root, "--lenient")
+    assert lenient.exit_code == 0, lenient.stderr
+    assert f"warning: {where}: lenient: default \"20\" is not of type 'integer'; read as 20" in (
+        lenient.stderr
+    )
+    things = root / "sample/api/things/schemas.py"
+    assert 'limit: int = Field(20, alias="limit"' in things.read_text()
+
+
+def test_swagger_2_is_rejected_with_advice(tmp_path: Path) -> None:
+    root = make_project(tmp_path, "small.yaml")
+    (root / "openapi.yaml").write_text(
+        "swagger: '2.0'\ninfo: {title: x, version: '1'}\npaths: {}\n"
+    )
+    result = run(root)
+    assert result.exit_code == 2
+    assert "#/swagger: Swagger 2.0 is not supported; convert the document" in result.stderr
