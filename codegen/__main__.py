@@ -16,6 +16,7 @@ from codegen.errors import (
     EXIT_STALE,
     CodegenError,
     ConfigError,
+    Issue,
     SpecError,
 )
 
@@ -161,15 +162,23 @@ def _load(options: Settings) -> tuple[LoadedSpec, Mapping[str, Any]]:
     from codegen import prepare, spec
 
     loaded = spec.load(options.spec)
+    warnings: list[Issue] = []
     if options.lenient:
         data, warnings = prepare.lenient(loaded.data)
-        for warning in warnings:
-            print(f"warning: {warning}", file=sys.stderr)
         loaded = replace(loaded, data=data)
+    # Lint reads the document as written: a derived operationId is still a finding.
+    as_written = loaded.data
+    data, decisions = prepare.normalize(as_written)
+    loaded = replace(loaded, data=data)
+    for warning in [*warnings, *decisions]:
+        print(f"warning: {warning}", file=sys.stderr)
     issues = spec.validate(loaded.data)
     if issues:
         raise SpecError(issues)
-    return replace(loaded, data=prepare.rename_components(loaded.data)), loaded.data
+    for warning in spec.request_body_choices(loaded.data):
+        print(f"warning: {warning}", file=sys.stderr)
+    data = prepare.rename_components(prepare.inline_inner_refs(loaded.data))
+    return replace(loaded, data=data), as_written
 
 
 def _lint(options: Settings, data: Mapping[str, Any] | None = None) -> int:

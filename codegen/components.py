@@ -73,6 +73,13 @@ def _generate(schemas_json: str) -> str:
             use_annotated=True,
             field_constraints=True,
             use_double_quotes=True,
+            # WHY: a default of an enum-typed field is the enum member (`E.a`), not its bare
+            # value, which mypy refuses as an assignment of `str` to `E`.
+            set_default_enum_member=True,
+            # WHY: with it, datamodel-code-generator renames a member that would shadow a method
+            # of the value type (`count` → `count_` in a StrEnum), which mypy refuses.
+            use_subclass_enum=True,
+            use_enum_values_in_discriminator=True,
             formatters=[],
             # WHY: a model with readOnly or writeOnly fields becomes three: Thing (all fields),
             # ThingRequest (no readOnly) and ThingResponse (no writeOnly), for distinct bodies.

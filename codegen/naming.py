@@ -14,6 +14,8 @@ _RESERVED_FIELD_NAMES = frozenset(
     {name for name in dir(builtins) if not name.startswith("_")}
     | {name for name in dir(BaseModel) if not name.startswith("_")}
     | {"body", "headers", "path", "query", "header", "cookie"}
+    # WHY: the generated modules import these types; a field of that name hides the type.
+    | {"date", "datetime"}
 )
 
 

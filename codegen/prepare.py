@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import keyword
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 from codegen.errors import Issue, pointer
-from codegen.naming import pascal_case
+from codegen.naming import function_name, pascal_case, snake_case
 
 COMPONENT_PREFIX = "#/components/schemas/"
 
@@ -42,6 +43,9 @@ def class_names(names: list[str]) -> dict[str, str]:
 _RESERVED = frozenset(
     {"Annotated", "Any", "AwareDatetime", "Base64Str", "BaseModel", "ConfigDict", "Enum"}
     | {"Field", "IntEnum", "Literal", "RootModel", "StrEnum", "UUID", "SecretStr", "Optional"}
+    # WHY: and the names schemas.py and routes.py import beside the components.
+    | {"ApiResponse", "HeadersModel", "ParametersModel", "Principal", "RequestModel"}
+    | {"ClassVar", "FileStorage", "NoReturn", "Protocol", "TypeAlias"}
 )
 
 
@@ -222,3 +226,186 @@ def _schemas(node: Any, path: tuple[object, ...] = ()) -> Iterator[tuple[tuple[o
     elif isinstance(node, list):
         for index, value in enumerate(node):
             yield from _schemas(value, (*path, index))
+
+
+def normalize(data: Mapping[str, Any]) -> tuple[dict[str, Any], list[Issue]]:
+    """Decisions codegen takes on any document, strict or lenient, each with a located warning.
+
+    - an operation without ``operationId`` (it is optional) is named after its method and path;
+    - ``default: null`` on a schema that is not ``nullable`` is read as no default (the field
+      stays optional); ``nullable: false``, the default anyway, is dropped silently;
+    - an array default with items outside ``items.enum`` (the validator does not look there)
+      is dropped.
+
+    The document is copied only when something changes."""
+    warnings = _operation_ids(data, fix=False) + _schema_decisions(data, fix=False)
+    silent = any(True for _ in _explicit_not_nullable(data))
+    if not warnings and not silent:
+        return dict(data), []
+    result = copy.deepcopy(dict(data))
+    _operation_ids(result, fix=True)
+    _schema_decisions(result, fix=True)
+    return result, warnings
+
+
+def _inner_refs(data: Any) -> Iterator[dict[str, Any]]:
+    """References into a component (``#/components/schemas/Thing/properties/id``)."""
+    for _, node in _mappings(data):
+        ref = node.get("$ref")
+        if (
+            isinstance(ref, str)
+            and ref.startswith(COMPONENT_PREFIX)
+            and "/" in ref[len(COMPONENT_PREFIX) :]
+        ):
+            yield node
+
+
+def inline_inner_refs(data: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of a validated document in which each reference into a component is replaced by
+    a copy of its target, then typed inline like any property: datamodel-code-generator would
+    make it a ``RootModel`` whose default it writes as a bare value, which mypy refuses."""
+    if not any(True for _ in _inner_refs(data)):
+        return dict(data)
+    result = copy.deepcopy(dict(data))
+    _inline(result)
+    return result
+
+
+def _inline(data: dict[str, Any]) -> None:
+    from codegen.spec import lookup
+
+    for _ in range(8):  # a target may itself hold such references
+        nodes = list(_inner_refs(data))
+        if not nodes:
+            return
+        for node in nodes:
+            target = lookup(data, node["$ref"])
+            if isinstance(target, dict) and target is not node:
+                node.clear()
+                node.update(copy.deepcopy(target))
+
+
+def derived_operation_id(method: str, url: str) -> str:
+    """``get_images_upload`` for ``GET /images/upload``; ``{id}`` becomes ``by_id``."""
+    parts = [method.lower()]
+    for segment in url.split("/"):
+        if segment.startswith("{") and segment.endswith("}"):
+            parts.append(f"by_{snake_case(segment[1:-1])}")
+        elif snake_case(segment):
+            parts.append(snake_case(segment))
+    return "_".join(parts) if len(parts) > 1 else f"{parts[0]}_root"
+
+
+def _operation_ids(data: Mapping[str, Any], *, fix: bool) -> list[Issue]:
+    from codegen.spec import operations
+
+    found = list(operations(data))
+    taken = {str(op["operationId"]) for _, _, op in found if op.get("operationId") is not None}
+    names = {function_name(name) for name in taken}
+    warnings = []
+    for url, method, operation in found:
+        if operation.get("operationId") is not None:
+            continue
+        base = derived_operation_id(method, url)
+        candidate, number = base, 1
+        while candidate in taken or function_name(candidate) in names:
+            number += 1
+            candidate = f"{base}_{number}"
+        taken.add(candidate)
+        names.add(function_name(candidate))
+        warnings.append(
+            Issue(
+                pointer(("paths", url, method)),
+                f"no operationId; named {candidate!r} after the method and path (add "
+                f"`operationId: {candidate}` to choose the name: the runtime resolves handlers "
+                "by operationId, and lint reports the gap)",
+            )
+        )
+        if fix and isinstance(operation, dict):
+            operation["operationId"] = candidate
+    return warnings
+
+
+def _schema_decisions(data: Any, *, fix: bool) -> list[Issue]:
+    warnings: list[Issue] = []
+    for path, node in _mappings(data):
+        if "default" in node and node["default"] is None and node.get("nullable") is not True:
+            warnings.append(
+                Issue(
+                    pointer((*path, "default")),
+                    "default null on a schema that is not nullable; read as no default "
+                    "(the field is optional)",
+                )
+            )
+            if fix:
+                del node["default"]
+        items = node.get("items")
+        default = node.get("default")
+        if (
+            node.get("type") == "array"
+            and isinstance(items, dict)
+            and isinstance(items.get("enum"), list)
+            and isinstance(default, list)
+            and any(value not in items["enum"] for value in default)
+        ):
+            warnings.append(
+                Issue(
+                    pointer((*path, "default")),
+                    f"default {json.dumps(default)} has items that are not among the enum "
+                    "values of `items`; dropped",
+                )
+            )
+            if fix:
+                del node["default"]
+        pattern = node.get("pattern")
+        if isinstance(pattern, str) and not _rust_regex(pattern):
+            warnings.append(
+                Issue(
+                    pointer((*path, "pattern")),
+                    "pattern uses a construct pydantic's regex engine lacks (look-around, "
+                    "backreferences); left out of the models (Connexion still checks requests "
+                    "against it)",
+                )
+            )
+            if fix:
+                del node["pattern"]
+    if fix:
+        for _, node in list(_explicit_not_nullable(data)):
+            del node["nullable"]
+    return warnings
+
+
+def _explicit_not_nullable(data: Any) -> Iterator[tuple[tuple[object, ...], dict[str, Any]]]:
+    """Schemas that say ``nullable: false``, which datamodel-code-generator types as ``X = None``
+    on an optional field; without it the field is ``X | None = None``, as every optional one."""
+    for path, node in _mappings(data):
+        if node.get("nullable") is False:
+            yield path, node
+
+
+def _mappings(
+    node: Any, path: tuple[object, ...] = ()
+) -> Iterator[tuple[tuple[object, ...], dict[str, Any]]]:
+    """Every mapping of the document, outside examples, parents before children."""
+    if isinstance(node, dict):
+        yield path, node
+        for key, value in list(node.items()):
+            if key in ("example", "examples"):
+                continue
+            yield from _mappings(value, (*path, key))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _mappings(value, (*path, index))
+
+
+@functools.lru_cache(maxsize=4096)
+def _rust_regex(pattern: str) -> bool:
+    """Whether pydantic (its Rust regex engine) compiles ``pattern``; Python's ``re`` may not
+    either, which the models would then reject at import time just the same."""
+    from pydantic_core import SchemaError, SchemaValidator, core_schema
+
+    try:
+        SchemaValidator(core_schema.str_schema(pattern=pattern))
+    except SchemaError:
+        return False
+    return True

@@ -49,6 +49,23 @@ def pick_request_content(content: Mapping[str, Any]) -> str:
     return min(content, key=lambda t: (_BODY_PREFERENCE.index(body_kind(str(t))), str(t)))
 
 
+_TIMESTAMP = "tag:yaml.org,2002:timestamp"
+
+
+class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """The safe loader, libyaml's C one when available, that keeps ``2022-01-01`` a string.
+
+    An OpenAPI document is JSON: an unquoted date in YAML means the string, and the validator
+    cannot handle a ``datetime.date`` (``Unsupported type: 'date'``)."""
+
+
+# WHY: the resolvers are a class attribute shared with SafeLoader; the copy changes only ours.
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, regex) for tag, regex in resolvers if tag != _TIMESTAMP]
+    for first, resolvers in _Loader.yaml_implicit_resolvers.items()
+}
+
+
 @dataclass(frozen=True)
 class LoadedSpec:
     """The parsed document and the hash of the bytes it came from."""
@@ -66,7 +83,7 @@ def load(path: Path) -> LoadedSpec:
         raise SpecError([Issue("#", f"cannot read {path}: {exc.strerror}")]) from None
     try:
         # The C loader (libyaml) reads a 2 MB spec ten times faster than the pure-Python one.
-        data = yaml.load(raw, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506  # nosec B506
+        data = yaml.load(raw, Loader=_Loader)  # noqa: S506  # nosec B506
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
@@ -312,7 +329,6 @@ def _check_supported(data: Mapping[str, Any]) -> list[Issue]:
             ((*where[1:], "parameters"), operation.get("parameters")),
         ):
             issues += _check_parameters(data, ("paths", *location), params)
-        issues += _check_request_body(data, (*where, "requestBody"), operation.get("requestBody"))
         issues += _check_responses(data, (*where, "responses"), operation.get("responses"))
         issues += policies.check(operation, where)
     issues += policies.check(data, ())
@@ -335,7 +351,21 @@ def _check_parameters(
     return issues
 
 
-def _check_request_body(
+def request_body_choices(data: Mapping[str, Any]) -> list[Issue]:
+    """A warning for each request media type whose body the handler does not take.
+
+    One handler takes one body type: the preferred media type (JSON, then forms, then
+    multipart, then text and raw bytes; see ``pick_request_content``). An alternative of the
+    same shape is served by it too; another one is ignored with a warning (Connexion validates
+    JSON only, so such a body reaches the handler unvalidated and fails to parse there)."""
+    issues = []
+    for url, method, operation in operations(data):
+        where = ("paths", url, method, "requestBody")
+        issues += _request_body_choices(data, where, operation.get("requestBody"))
+    return issues
+
+
+def _request_body_choices(
     data: Mapping[str, Any], where: tuple[object, ...], body: Any
 ) -> list[Issue]:
     resolved = resolve(data, body)
@@ -345,18 +375,30 @@ def _check_request_body(
     if not content:
         return []
     chosen = pick_request_content(content)
-    raw = {body_kind(str(t)) in ("text", "binary") for t in content}
     schema = _schema_text(data, content[chosen])
-    return [
-        Issue(
-            pointer((*where, "content", content_type)),
-            f"unsupported construct: request content type {content_type!r} has another shape "
-            f"than {chosen!r}; one handler takes one body type, so split the operation",
+    issues = []
+    for content_type in content:
+        if content_type == chosen:
+            continue
+        if _is_raw(str(content_type)) != _is_raw(str(chosen)):
+            reason = f"it arrives as raw {body_kind(str(content_type))}, not parsed like"
+        elif _schema_text(data, content[content_type]) != schema:
+            reason = "its schema differs from that of"
+        else:
+            continue
+        issues.append(
+            Issue(
+                pointer((*where, "content", content_type)),
+                f"request media type {content_type!r} ignored: {reason} {chosen!r}, the one the "
+                "handler takes (preference: JSON, form, multipart, other); a request sent as "
+                f"{content_type!r} fails to parse",
+            )
         )
-        for content_type in content
-        if content_type != chosen
-        and (len(raw) > 1 or _schema_text(data, content[content_type]) != schema)
-    ]
+    return issues
+
+
+def _is_raw(content_type: str) -> bool:
+    return body_kind(content_type) in ("text", "binary")
 
 
 def _schema_text(data: Mapping[str, Any], media: Any) -> str:

@@ -67,10 +67,14 @@ class TypeMapper:
         return candidate if self.variant and is_variant else name
 
     def component(self, schema: Mapping[str, Any]) -> str | None:
-        """The component class name a schema refers to, if it is a component ``$ref``."""
+        """The component class name a schema refers to, if it is a component ``$ref``.
+
+        A reference into a component (``#/components/schemas/Thing/properties/id``) names no
+        class: its target is typed inline."""
         ref = schema.get("$ref")
         if isinstance(ref, str) and ref.startswith(COMPONENT_PREFIX):
-            return ref[len(COMPONENT_PREFIX) :]
+            name = ref[len(COMPONENT_PREFIX) :]
+            return None if "/" in name else name
         return None
 
     def target(self, schema: Mapping[str, Any]) -> Mapping[str, Any]:

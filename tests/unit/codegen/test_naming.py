@@ -28,7 +28,13 @@ def test_class_prefixes_are_pascal_case() -> None:
 
 @pytest.mark.parametrize(
     ("spec_name", "python_name"),
-    [("X-Request-ID", "x_request_id"), ("id", "id_"), ("json", "json_"), ("class", "class_")],
+    [
+        ("X-Request-ID", "x_request_id"),
+        ("id", "id_"),
+        ("json", "json_"),
+        ("class", "class_"),
+        ("date", "date_"),
+    ],
 )
 def test_field_names_avoid_keywords_builtins_and_model_attributes(
     spec_name: str, python_name: str
