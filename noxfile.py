@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+
 import nox
 
 nox.options.default_venv_backend = "venv"
@@ -97,6 +100,10 @@ def bench(session: nox.Session) -> None:
     arguments go to bench/run.py, e.g. `nox -s bench -- --quick`."""
     install(session)
     session.install("py-spy>=0.4")
+    if shutil.which("wrk") is None and os.geteuid() == 0 and shutil.which("apt-get"):
+        # WHY: a fresh machine has no wrk; Debian packages it, and the bench is loopback-only.
+        session.run("apt-get", "update", "-qq", external=True)
+        session.run("apt-get", "install", "-y", "-qq", "wrk", external=True)
     session.run("python", "bench/run.py", *session.posargs)
 
 
