@@ -6,8 +6,10 @@ import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
+import redis
 from sqlalchemy import create_engine, text
 from starlette.testclient import TestClient
 
@@ -37,6 +39,32 @@ def app_settings(clean_postgres: str, clean_redis: str, key_ring_file: Path) -> 
     return make_settings(
         database_url=clean_postgres, redis_url=clean_redis, jwt_keys_file=key_ring_file
     )
+
+
+# WHY: another test session on the same machine shares the test Redis database and FLUSHDB it
+# around every test; a flush in the middle of a test that counts attempts or revokes tokens would
+# reset its state. A database nobody flushes, and a namespace per test, keep that state its own.
+ISOLATED_REDIS_DB = 11
+
+
+@pytest.fixture
+def isolated_app_settings(
+    clean_postgres: str, redis_url: str, key_ring_file: Path
+) -> Iterator[Settings]:
+    isolated = urlsplit(redis_url)._replace(path=f"/{ISOLATED_REDIS_DB}").geturl()
+    namespace = f"security-{uuid.uuid4().hex}"
+    yield make_settings(
+        database_url=clean_postgres,
+        redis_url=isolated,
+        jwt_keys_file=key_ring_file,
+        service_name=namespace,
+    )
+    client = redis.Redis.from_url(isolated)
+    try:
+        for key in client.scan_iter(match=f"*rl:{namespace}/*"):
+            client.delete(key)
+    finally:
+        client.close()
 
 
 def token_service(settings: Settings) -> TokenService:

@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
-import redis
 from starlette.testclient import TestClient
 
 from app.config import Settings
 from runtime.ratelimit import policies_from_spec
-from tests.integration.conftest import PASSWORD, make_settings
+from tests.integration.conftest import PASSWORD
 from tests.integration.test_security_spec import spec
 
 API = "/api/v1"
@@ -28,28 +24,9 @@ BURST = min(item.amount for item in LOGIN_POLICY.limits)
 pytestmark = pytest.mark.redis
 
 
-# WHY: other test sessions share the test Redis database and FLUSHDB it around every test; a
-# flush in the middle of this test would reset counters and forget revoked access tokens. A
-# database they do not flush, and a namespace of this test's own, keep its state its own.
-ISOLATED_REDIS_DB = 11
-
-
 @pytest.fixture
-def app_settings(clean_postgres: str, redis_url: str, key_ring_file: Path) -> Iterator[Settings]:
-    isolated = urlsplit(redis_url)._replace(path=f"/{ISOLATED_REDIS_DB}").geturl()
-    namespace = f"security-{uuid.uuid4().hex}"
-    yield make_settings(
-        database_url=clean_postgres,
-        redis_url=isolated,
-        jwt_keys_file=key_ring_file,
-        service_name=namespace,
-    )
-    client = redis.Redis.from_url(isolated)
-    try:
-        for key in client.scan_iter(match=f"*rl:{namespace}/*"):
-            client.delete(key)
-    finally:
-        client.close()
+def app_settings(isolated_app_settings: Settings) -> Settings:
+    return isolated_app_settings
 
 
 def register(client: TestClient) -> str:

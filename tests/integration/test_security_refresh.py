@@ -2,49 +2,27 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 import pytest
-import redis
 from sqlalchemy import create_engine, text
 from starlette.testclient import TestClient
 
 from app.config import Settings
-from tests.integration.conftest import PASSWORD, make_settings, register_and_login
+from tests.integration.conftest import PASSWORD, register_and_login
 from tests.server import running_server
 
 API = "/api/v1"
 PROBLEM = "application/problem+json"
 
 
-# WHY: other test sessions share the test Redis database and FLUSHDB it around every test; a
-# flush in the middle of this test would reset counters and forget revoked access tokens. A
-# database they do not flush, and a namespace of this test's own, keep its state its own.
-ISOLATED_REDIS_DB = 11
-
-
 @pytest.fixture
-def app_settings(clean_postgres: str, redis_url: str, key_ring_file: Path) -> Iterator[Settings]:
-    isolated = urlsplit(redis_url)._replace(path=f"/{ISOLATED_REDIS_DB}").geturl()
-    namespace = f"security-{uuid.uuid4().hex}"
-    yield make_settings(
-        database_url=clean_postgres,
-        redis_url=isolated,
-        jwt_keys_file=key_ring_file,
-        service_name=namespace,
-    )
-    client = redis.Redis.from_url(isolated)
-    try:
-        for key in client.scan_iter(match=f"*rl:{namespace}/*"):
-            client.delete(key)
-    finally:
-        client.close()
+def app_settings(isolated_app_settings: Settings) -> Settings:
+    return isolated_app_settings
 
 
 def refresh(client: TestClient, token: str) -> Any:
