@@ -1,17 +1,15 @@
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
 import pytest
 from starlette.middleware.cors import CORSMiddleware
 from starlette.testclient import TestClient
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from runtime.edges import (
     API_CSP,
@@ -22,16 +20,7 @@ from runtime.edges import (
     docs_csp,
 )
 from runtime.errors import PROBLEM_JSON, TYPE_BASE
-
-
-@dataclass
-class Reply:
-    status: int
-    headers: dict[str, str]
-    body: bytes
-
-    def json(self) -> Any:
-        return orjson.loads(self.body)
+from tests.unit.runtime.asgi import Reply, drive
 
 
 def call(
@@ -41,18 +30,6 @@ def call(
     headers: list[tuple[bytes, bytes]] | None = None,
     chunks: tuple[bytes, ...] = (b"",),
 ) -> Reply:
-    sent: list[Message] = []
-    pending = [
-        {"type": "http.request", "body": chunk, "more_body": i < len(chunks) - 1}
-        for i, chunk in enumerate(chunks)
-    ]
-
-    async def receive() -> Message:
-        return pending.pop(0) if pending else {"type": "http.disconnect"}
-
-    async def send(message: Message) -> None:
-        sent.append(message)
-
     scope: Scope = {
         "type": "http",
         "method": "POST",
@@ -61,15 +38,7 @@ def call(
         "state": {"request_id": "req-7"},
     }
 
-    async def main() -> None:
-        await app(scope, receive, send)
-
-    asyncio.run(main())
-    return Reply(
-        status=sent[0]["status"],
-        headers={k.decode().lower(): v.decode() for k, v in sent[0]["headers"]},
-        body=b"".join(m.get("body", b"") for m in sent[1:]),
-    )
+    return drive(app, scope, chunks)
 
 
 @dataclass

@@ -1,13 +1,11 @@
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
 import pytest
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from runtime.errors import PROBLEM_JSON, TYPE_BASE, ValidationProblem
 from runtime.ratelimit import (
@@ -16,16 +14,7 @@ from runtime.ratelimit import (
     RateLimitPolicyError,
     policies_from_spec,
 )
-
-
-@dataclass
-class Reply:
-    status: int
-    headers: dict[str, str]
-    body: bytes
-
-    def json(self) -> Any:
-        return orjson.loads(self.body)
+from tests.unit.runtime.asgi import Reply, drive
 
 
 @dataclass
@@ -69,18 +58,6 @@ def call(
     chunks: tuple[bytes, ...] = (b"",),
     headers: Mapping[str, str] | None = None,
 ) -> Reply:
-    sent: list[Message] = []
-    pending = [
-        {"type": "http.request", "body": chunk, "more_body": i < len(chunks) - 1}
-        for i, chunk in enumerate(chunks)
-    ]
-
-    async def receive() -> Message:
-        return pending.pop(0) if pending else {"type": "http.disconnect"}
-
-    async def send(message: Message) -> None:
-        sent.append(message)
-
     scope: Scope = {
         "type": "http",
         "method": "POST",
@@ -93,16 +70,7 @@ def call(
         "state": {"request_id": "req-1"},
     }
 
-    async def main() -> None:
-        await app(scope, receive, send)
-
-    asyncio.run(main())
-    start = sent[0]
-    return Reply(
-        status=start["status"],
-        headers={k.decode().lower(): v.decode() for k, v in start["headers"]},
-        body=b"".join(m.get("body", b"") for m in sent[1:]),
-    )
+    return drive(app, scope, chunks)
 
 
 def spec(**operations: Any) -> dict[str, Any]:
