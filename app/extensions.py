@@ -18,7 +18,7 @@ class RedisHolder:
     """The Redis client when ``REDIS_URL`` is configured; ``None`` lets the app run without it."""
 
     def __init__(self) -> None:
-        self.client: redis.Redis[str] | None = None
+        self.client: redis.Redis | None = None
 
 
 redis_holder = RedisHolder()

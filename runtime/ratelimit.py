@@ -204,7 +204,7 @@ class RateLimitMiddleware:
         # has one loop, but test clients may run each request on a fresh one.
         self._redis: weakref.WeakKeyDictionary[
             asyncio.AbstractEventLoop,
-            tuple[SlidingWindowCounterRateLimiter, redis.asyncio.ConnectionPool[Any]],
+            tuple[SlidingWindowCounterRateLimiter, redis.asyncio.ConnectionPool],
         ] = weakref.WeakKeyDictionary()
         self._down_until = 0.0
 
@@ -318,7 +318,7 @@ class RateLimitMiddleware:
         if cached is None:
             # WHY: short timeouts and no retries (redis-py's client retries by default): the
             # limiter is on every request's path and has a fallback, so it must fail fast.
-            pool: redis.asyncio.ConnectionPool[Any] = redis.asyncio.ConnectionPool.from_url(
+            pool: redis.asyncio.ConnectionPool = redis.asyncio.ConnectionPool.from_url(
                 self._storage_url,
                 socket_timeout=STORAGE_TIMEOUT_S,
                 socket_connect_timeout=STORAGE_TIMEOUT_S,

@@ -9,10 +9,10 @@ from redis.retry import Retry
 
 def make_redis(
     url: str, *, socket_timeout_s: float = 0.5, connect_timeout_s: float = 0.5, retries: int = 2
-) -> redis.Redis[str]:
+) -> redis.Redis:
     # WHY: redis-py retries up to 10 times by default; a request has a deadline, so a few
     # quick retries with backoff and then a fast failure (503) are better than a stall.
-    client: redis.Redis[str] = redis.Redis.from_url(
+    client: redis.Redis = redis.Redis.from_url(
         url,
         socket_timeout=socket_timeout_s,
         socket_connect_timeout=connect_timeout_s,

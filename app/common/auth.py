@@ -30,7 +30,7 @@ class Denylist:
 
     PREFIX = "denylist:jti:"
 
-    def __init__(self, client: redis.Redis[str] | None) -> None:
+    def __init__(self, client: redis.Redis | None) -> None:
         self.client = client
         self._memory: dict[str, float] = {}
         self._lock = threading.Lock()
