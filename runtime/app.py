@@ -32,13 +32,13 @@ from runtime.errors import (
     ValidationProblem,
     problem_for_status,
 )
+from runtime.flask_app import RuntimeFlaskApp
 from runtime.logging import get_logger
 from runtime.middleware import RejectControlCharactersInPath, RequestContextMiddleware
 from runtime.ratelimit import RateLimitMiddleware, policies_from_spec
 from runtime.routing import OperationResolver
 from runtime.settings import RuntimeSettings
 from runtime.validation import VALIDATOR_MAP
-from runtime.wsgi import BufferedWSGI
 
 log = get_logger("runtime.errors")
 
@@ -185,10 +185,12 @@ def build_app(
     verify_token: Callable[[str], Principal] | None = None,
     verify_token_blocking: bool = True,
     arguments: Mapping[str, Any] | None = None,
-) -> connexion.FlaskApp:
+) -> RuntimeFlaskApp:
     """A Connexion ``FlaskApp`` with problem+json errors, request ids, and all-errors validation."""
-    app = connexion.FlaskApp(
+    app = RuntimeFlaskApp(
         import_name,
+        dispatch=None if settings.flask_dispatch == "a2wsgi" else settings.flask_dispatch,
+        threads=settings.flask_threads,
         specification_dir=str(spec_path.parent),
         swagger_ui_options=SwaggerUIOptions(
             swagger_ui=settings.swagger_ui_enabled, swagger_ui_path="/ui"
@@ -240,11 +242,5 @@ def build_app(
         arguments=dict(arguments or {}),
     )
     install_error_handlers(app, AllowedMethods(spec))
-    if settings.flask_dispatch != "a2wsgi":
-        # WHY: Connexion exposes no option for its WSGI bridge; FlaskASGIApp.asgi_app is the
-        # one attribute it calls, and a2wsgi there costs more than our whole middleware stack.
-        app._middleware_app.asgi_app = BufferedWSGI(
-            app.app.wsgi_app, dispatch=settings.flask_dispatch, threads=settings.flask_threads
-        )
     structlog.get_logger("runtime").debug("app_built", operations=len(operations))
     return app

@@ -1,0 +1,91 @@
+"""Connexion's ``FlaskApp`` with its per-request Flask-side work done once per operation.
+
+Connexion 3.3 rebuilds each operation's decorator chain on every request: ``FlaskOperation.fn``
+is a property that makes a new ``FlaskDecorator``, whose wrapper calls ``decorate()`` again, which
+inspects the handler's signature and builds a URI parser for the operation. None of that depends
+on the request. Here the chain is built once per operation and the URI parser once, on first
+use; what depends on the request (reading the body, coercing parameters) still runs per request,
+through Connexion's own code."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+import connexion
+import werkzeug.exceptions
+from connexion.apps.abstract import AbstractApp
+from connexion.apps.flask import FlaskApi, FlaskASGIApp, FlaskOperation
+from connexion.decorators import FlaskDecorator
+from connexion.uri_parsing import AbstractURIParser
+
+from runtime.wsgi import BufferedWSGI, Dispatch
+
+
+class _OnceDecorator(FlaskDecorator):  # type: ignore[misc]
+    def __call__(self, function: Callable[..., Any]) -> Callable[..., Any]:
+        decorated = self.decorate(function)
+        parser: list[AbstractURIParser] = []
+
+        @functools.wraps(function)
+        def wrapper(*_args: Any, **_kwargs: Any) -> Any:
+            # WHY: a Flask view belongs to exactly one spec operation, so its parser is too.
+            if not parser:
+                parser.append(self.uri_parser)
+            return decorated(self.framework.get_request(uri_parser=parser[0]))
+
+        return wrapper
+
+
+class _Operation(FlaskOperation):  # type: ignore[misc]
+    @functools.cached_property
+    def fn(self) -> Callable[..., Any]:
+        return _OnceDecorator(pythonic_params=self.pythonic_params, jsonifier=self.jsonifier)(
+            self._fn
+        )
+
+
+class _Api(FlaskApi):  # type: ignore[misc]
+    def make_operation(self, operation: Any) -> _Operation:
+        return _Operation(
+            fn=operation.function,
+            jsonifier=self.jsonifier,
+            operation_id=operation.operation_id,
+            pythonic_params=self.pythonic_params,
+        )
+
+
+class _ASGIApp(FlaskASGIApp):  # type: ignore[misc]
+    def __init__(
+        self, import_name: str, server_args: dict[str, Any], dispatch: Dispatch | None, threads: int
+    ) -> None:
+        super().__init__(import_name, server_args)
+        if dispatch is not None:
+            self.asgi_app = BufferedWSGI(self.app.wsgi_app, dispatch=dispatch, threads=threads)
+
+    def add_api(self, specification: Any, *, name: str | None = None, **kwargs: Any) -> _Api:
+        api = _Api(specification, **kwargs)
+        self.app.register_blueprint(api.blueprint, **({"name": name} if name else {}))
+        return api
+
+
+class RuntimeFlaskApp(connexion.FlaskApp):  # type: ignore[misc]
+    """``connexion.FlaskApp`` whose operations decorate their handlers once, and whose Flask
+    app runs behind :class:`~runtime.wsgi.BufferedWSGI` (``dispatch``), or behind Connexion's
+    a2wsgi bridge when ``dispatch`` is None."""
+
+    def __init__(
+        self,
+        import_name: str,
+        *,
+        dispatch: Dispatch | None = "thread",
+        threads: int = 10,
+        **kwargs: Any,
+    ) -> None:
+        # WHY: FlaskApp.__init__ hard-codes its FlaskASGIApp; this is its body with ours.
+        server_args = kwargs.pop("server_args", None) or {}
+        self._middleware_app = _ASGIApp(import_name, server_args, dispatch, threads)
+        AbstractApp.__init__(self, import_name, **kwargs)
+        self.app = self._middleware_app.app
+        self.app.register_error_handler(werkzeug.exceptions.HTTPException, self._http_exception)
