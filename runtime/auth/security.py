@@ -5,6 +5,7 @@ security_map=security_map(verify))`` supplies the handler for ``oauth2`` and ``h
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -57,6 +58,10 @@ def security_map(verify: Verify, *, blocking: bool = True) -> dict[str, type[OAu
         @classmethod
         def get_scope_validate_func(cls, security_definition: Mapping[str, Any]) -> Any:
             return cls.validate_scope
+
+        # WHY: Connexion 3.3 inspects the verify function's signature on every request to
+        # decide which keyword arguments to pass; the answer never changes for a function.
+        _accepts_kwarg = staticmethod(functools.cache(OAuthSecurityHandler._accepts_kwarg))
 
     # WHY: "bearer" is the key Connexion uses for `type: http, scheme: bearer`; those schemes
     # carry no scopes, so the shared scope check passes them through.
