@@ -24,8 +24,11 @@ workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count()))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "30"))
 keepalive = 5
-max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "5000"))
-max_requests_jitter = int(os.environ.get("GUNICORN_MAX_REQUESTS_JITTER", "500"))
+# WHY: off by default. A recycled uvicorn worker closes its idle keep-alive connections, and a
+# client whose next request is already on the wire sees a reset (a POST is not retried); the
+# workers' memory is flat under load (docs/PERFORMANCE.md). Set it to contain a leak.
+max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "0"))
+max_requests_jitter = int(os.environ.get("GUNICORN_MAX_REQUESTS_JITTER", "0"))
 # WHY: the runtime's middleware writes one JSON access line per request with the request id;
 # Gunicorn's and uvicorn's own access logs would duplicate it without the id.
 accesslog = None
