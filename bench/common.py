@@ -32,6 +32,14 @@ OTHER_EMAIL = "other@example.com"
 # name -> (gunicorn config, what it is)
 APPS: dict[str, tuple[str, str]] = {
     "reference": ("docker/gunicorn.conf.py", "reference app, production mode, UvicornWorker"),
+    "reference-inline": (
+        "docker/gunicorn.conf.py",
+        "the reference app with FLASK_DISPATCH=inline (Flask on the event loop)",
+    ),
+    "reference-thread": (
+        "docker/gunicorn.conf.py",
+        "the reference app with FLASK_DISPATCH=thread (one hand-off to a thread pool)",
+    ),
     "baseline": ("bench/baseline/gunicorn.conf.py", "hand-written Flask, gunicorn sync"),
     "stock": ("bench/stock/gunicorn.conf.py", "stock Connexion FlaskApp, UvicornWorker"),
 }
@@ -212,6 +220,8 @@ def start(name: str, env: Mapping[str, str], log_dir: Path) -> Server:
     port = free_port()
     log_path = log_dir / f"{name}.log"
     environment = {**env, "BIND": f"127.0.0.1:{port}"}
+    if name.startswith("reference-"):
+        environment["FLASK_DISPATCH"] = name.removeprefix("reference-")
     with log_path.open("wb") as log_file:
         process = subprocess.Popen(  # noqa: S603 - fixed argv, our own gunicorn
             [str(GUNICORN), "-c", config],

@@ -47,7 +47,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--connections", default="16,64", help="comma-separated (default 16,64)")
     parser.add_argument("--ops", default="get,list,post", help="of get,list,post")
     parser.add_argument(
-        "--apps", default="reference,baseline,stock", help="of reference,baseline,stock"
+        "--apps",
+        default="reference,baseline,stock",
+        help="of reference,baseline,stock, reference-inline, reference-thread (FLASK_DISPATCH)",
     )
     parser.add_argument("--workers", type=int, default=2, help="Gunicorn workers of every app")
     parser.add_argument(
