@@ -127,6 +127,9 @@ class TokenService:
         """The principal of a valid token, or :class:`InvalidToken`; nothing else for any input."""
         now = int(time.time()) if now is None else now
         header = _read_header(token)
+        # WHY: the ring caches its public keys, never verified tokens: a verdict cache would
+        # keep a key's tokens valid after an emergency removal of the key from the ring file.
+        # Verification stays with joserfc (jwt.decode) rather than hand-rolled ECDSA checks.
         key = self._source.current().verification_key(header["kid"], now)
         if key is None:
             raise InvalidToken("unknown_kid")

@@ -11,12 +11,14 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey
+from joserfc.jws import JWSRegistry
 
 from runtime.logging import get_logger
 
@@ -47,6 +49,18 @@ class KeyRing:
     active_kid: str
     next_kid: str | None
     retiring: Mapping[str, int]
+    # WHY: building a public key from its JWK costs more per request than the rest of the
+    # lookup; a ring is immutable and replaced whole on reload, so its public keys are built
+    # once here and a key removed from the file stops verifying with the next reload.
+    _public_keys: Mapping[str, ECKey] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        public = MappingProxyType({kid: _public(key) for kid, key in self.keys.items()})
+        # WHY: token verification uses these keys without joserfc's per-call key check
+        # (use, kty, alg, curve), so it runs here, once per ring.
+        for key in public.values():
+            JWSRegistry.algorithms[ALGORITHM].check_key(key)
+        object.__setattr__(self, "_public_keys", public)
 
     @classmethod
     def generate(cls, path: str | os.PathLike[str]) -> KeyRing:
@@ -151,10 +165,10 @@ class KeyRing:
     def verification_key(self, kid: str, now: int) -> ECKey | None:
         """The public key for ``kid`` if it may verify at ``now``: active, next, or retiring."""
         if kid == self.active_kid or kid == self.next_kid:
-            return _public(self.keys[kid])
+            return self._public_keys[kid]
         until = self.retiring.get(kid)
         if until is not None and now < until:
-            return _public(self.keys[kid])
+            return self._public_keys[kid]
         return None
 
     def public_jwks(self, now: int) -> dict[str, list[dict[str, Any]]]:

@@ -11,6 +11,16 @@ ISSUER = "https://auth.example.test"
 AUDIENCE = "https://api.example.test"
 
 
+class FakeClock:
+    """A monotonic clock that only moves when a test moves it."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 @pytest.fixture
 def ring_path(tmp_path: Path) -> Path:
     path = tmp_path / "jwt-keys.json"

@@ -6,19 +6,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from joserfc.errors import JoseError
 from joserfc.jwk import ECKey
 
 from runtime.auth import KeyRing, KeyRingError, KeyRingSource
 from runtime.auth.keys import new_signing_key
-from tests.unit.runtime.auth.conftest import NOW
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.unit.runtime.auth.conftest import NOW, FakeClock
 
 
 def test_a_generated_ring_is_a_private_0600_file_with_an_active_and_a_next_key(
@@ -58,6 +51,22 @@ def test_verification_keys_are_public_and_only_for_known_kids(ring_path: Path) -
     assert active is not None and not active.is_private
     assert ring.next_kid is not None and ring.verification_key(ring.next_kid, NOW) is not None
     assert ring.verification_key("no-such-kid", NOW) is None
+
+
+def test_a_ring_builds_each_public_key_once(ring_path: Path) -> None:
+    ring = KeyRing.load(ring_path)
+    key = ring.verification_key(ring.active_kid, NOW)
+    assert key is not None and key is ring.verification_key(ring.active_kid, NOW)
+    assert key.as_dict() == ring.signing_key().as_dict(private=False)
+
+
+def test_a_ring_refuses_a_key_that_cannot_verify_es256(ring_path: Path) -> None:
+    p384 = ECKey.generate_key("P-384", parameters={"alg": "ES256", "use": "sig"}, auto_kid=True)
+    enc = ECKey.generate_key("P-256", parameters={"alg": "ES256", "use": "enc"}, auto_kid=True)
+    for key in (p384, enc):
+        kid = key.thumbprint()
+        with pytest.raises(JoseError):
+            KeyRing(ring_path, keys={kid: key}, active_kid=kid, next_kid=None, retiring={})
 
 
 def test_the_public_jwks_has_no_private_members(ring_path: Path) -> None:

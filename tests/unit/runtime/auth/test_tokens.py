@@ -1,20 +1,28 @@
 from __future__ import annotations
 
 import base64
+import gc
 import hashlib
 import hmac
 import json
 import random
+import weakref
 from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ec import ECDSA
+from cryptography.hazmat.primitives.asymmetric.utils import (
+    decode_dss_signature,
+    encode_dss_signature,
+)
+from cryptography.hazmat.primitives.hashes import SHA256
 from joserfc import jws, jwt
 from joserfc.jwk import ECKey
 
 from runtime.auth import InvalidToken, KeyRing, KeyRingSource, Principal, TokenService
 from runtime.auth.keys import new_signing_key
-from tests.unit.runtime.auth.conftest import AUDIENCE, ISSUER, NOW
+from tests.unit.runtime.auth.conftest import AUDIENCE, ISSUER, NOW, FakeClock
 
 
 def b64(data: bytes) -> str:
@@ -365,3 +373,97 @@ def test_a_key_retired_two_rotations_ago_is_gone_once_its_window_passed(
     assert len(ring.retiring) == 1
     assert len(ring.keys) == 3
     assert rejection(service, old.token, now=NOW + 5000) == "unknown_kid"
+
+
+# --- the per-ring key cache: a ring file change still takes effect at the next reload ---
+
+
+def _reloading_service(ring_path: Path, clock: FakeClock) -> TokenService:
+    return TokenService(KeyRingSource(ring_path, clock=clock), issuer=ISSUER, audience=AUDIENCE)
+
+
+def test_a_key_removed_from_the_ring_file_stops_verifying_at_the_next_reload(
+    ring_path: Path,
+) -> None:
+    clock = FakeClock()
+    service = _reloading_service(ring_path, clock)
+    old = service.issue_access_token("user-1", [], now=NOW)
+    ring = KeyRing.rotate(ring_path, access_token_ttl_s=900, now=NOW)
+    clock.now += 2
+    assert service.verify_access_token(old.token, now=NOW).subject == "user-1"
+    # An emergency removal of the retiring key, long before its verify-until.
+    (retired,) = ring.retiring
+    document = json.loads(ring_path.read_text())
+    document["keys"] = [jwk for jwk in document["keys"] if jwk["kid"] != retired]
+    document["retiring"] = {}
+    ring_path.write_text(json.dumps(document))
+    clock.now += 0.5
+    assert service.verify_access_token(old.token, now=NOW).subject == "user-1"
+    clock.now += 0.6
+    assert rejection(service, old.token) == "unknown_kid"
+
+
+def test_a_key_rotated_into_the_ring_file_verifies_after_the_next_reload(
+    ring_path: Path,
+) -> None:
+    clock = FakeClock()
+    service = _reloading_service(ring_path, clock)
+    assert service.verify_access_token(sign(ring_path, good_claims()), now=NOW)
+    ring = KeyRing.rotate(ring_path, access_token_ttl_s=900, now=NOW)
+    assert ring.next_kid is not None
+    fresh = sign(ring_path, good_claims(), key=ring.keys[ring.next_kid], kid=ring.next_kid)
+    assert rejection(service, fresh) == "unknown_kid"
+    clock.now += 2
+    assert service.verify_access_token(fresh, now=NOW).subject == "user-1"
+
+
+def test_replaced_rings_and_their_keys_are_not_kept(ring_path: Path, source: KeyRingSource) -> None:
+    service = TokenService(source, issuer=ISSUER, audience=AUDIENCE)
+    first = weakref.ref(source.current())
+    for step in range(30):
+        now = NOW + step * 1000  # past the previous retiree's 960 s window
+        KeyRing.rotate(ring_path, access_token_ttl_s=900, now=now)
+        token = service.issue_access_token("user-1", [], now=now).token
+        assert service.verify_access_token(token, now=now).subject == "user-1"
+    gc.collect()
+    assert first() is None
+    assert len(source.current().keys) == 3
+
+
+@pytest.mark.parametrize(
+    "change",
+    ["der_signature", "non_canonical_base64", "zero_r_and_s", "63_bytes", "65_bytes"],
+)
+def test_a_signature_not_exactly_a_canonical_raw_r_and_s_is_rejected(
+    service: TokenService, change: str
+) -> None:
+    header, payload, signature = service.issue_access_token("user-1", [], now=NOW).token.split(".")
+    raw = base64.urlsafe_b64decode(signature + "==")
+    r, s = int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:], "big")
+    # 64 bytes is 86 base64url characters: the last one carries 2 unused bits.
+    unused_bits_set = signature[:-1] + {"A": "B", "Q": "R", "g": "h", "w": "x"}[signature[-1]]
+    forged = {
+        "der_signature": b64(encode_dss_signature(r, s)),
+        "non_canonical_base64": unused_bits_set,
+        "zero_r_and_s": b64(bytes(64)),
+        "63_bytes": b64(raw[:63]),
+        "65_bytes": b64(raw + b"\x00"),
+    }[change]
+    assert rejection(service, f"{header}.{payload}.{forged}") == "bad_signature"
+
+
+def test_a_validly_signed_header_past_joserfcs_512_character_limit_is_rejected(
+    service: TokenService, ring_path: Path
+) -> None:
+    ring = KeyRing.load(ring_path)
+    header = json.dumps({"alg": "ES256", "kid": ring.active_kid, "typ": "at+jwt"}).encode()
+    signing_input = f"{b64(header + b' ' * 400)}.{b64json(good_claims())}"
+    private_key = ring.signing_key().private_key
+    assert private_key is not None
+    r, s = decode_dss_signature(private_key.sign(signing_input.encode(), ECDSA(SHA256())))
+    signature = b64(r.to_bytes(32, "big") + s.to_bytes(32, "big"))
+    assert rejection(service, f"{signing_input}.{signature}") == "malformed"
+    short = f"{b64(header + b' ' * 250)}.{b64json(good_claims())}"
+    r, s = decode_dss_signature(private_key.sign(short.encode(), ECDSA(SHA256())))
+    short_token = f"{short}.{b64(r.to_bytes(32, 'big') + s.to_bytes(32, 'big'))}"
+    assert service.verify_access_token(short_token, now=NOW).subject == "user-1"
