@@ -8,12 +8,13 @@ sends the buffered response."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
-import functools
 import io
+import queue
+import threading
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Literal, cast
+from typing import Any, Literal, TypeVar, cast
 
 from a2wsgi.wsgi import build_environ
 from starlette.types import Receive, Scope, Send
@@ -22,8 +23,81 @@ WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 Dispatch = Literal["inline", "thread"]
 
 
+T = TypeVar("T")
+_Job = tuple[
+    asyncio.AbstractEventLoop, "asyncio.Future[Any]", contextvars.Context, Callable[[], Any]
+]
+
+
 class _Disconnected(Exception):
     pass
+
+
+class HandlerThreads:
+    """A fixed set of threads that each run one call at a time and hand the result back to the
+    event loop, in the caller's ``contextvars`` context.
+
+    WHY not ``loop.run_in_executor``: its ``concurrent.futures.Future``, chained to an asyncio
+    future, costs ~70 µs of CPU per hand-off under uvloop on a 2-core VM; a queue and one
+    ``call_soon_threadsafe`` cost ~30 µs. The threads start on first use, in the worker process
+    (never in Gunicorn's master before the fork)."""
+
+    def __init__(self, size: int, *, name: str = "wsgi") -> None:
+        self._size = size
+        self._name = name
+        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._threads: list[threading.Thread] = []
+        self._lock = threading.Lock()
+        self._closed = False
+
+    async def run(self, function: Callable[[], T]) -> T:
+        if not self._threads:
+            self._start()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        self._jobs.put((loop, future, contextvars.copy_context(), function))
+        return await future
+
+    def _start(self) -> None:
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("The handler threads are shut down.")
+            while len(self._threads) < self._size:
+                thread = threading.Thread(
+                    target=self._work, name=f"{self._name}-{len(self._threads)}", daemon=True
+                )
+                thread.start()
+                self._threads.append(thread)
+
+    def _work(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            loop, future, context, function = job
+            try:
+                outcome: tuple[bool, Any] = (True, context.run(function))
+            except BaseException as exc:  # WHY: every outcome goes back to the request
+                outcome = (False, exc if isinstance(exc, Exception) else RuntimeError(repr(exc)))
+            # WHY: a loop closed while the handler ran has nobody awaiting the result.
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(_settle, future, *outcome)
+
+    def close(self, timeout_s: float = 5.0) -> None:
+        """Lets each thread finish its current call, then stops it."""
+        with self._lock:
+            self._closed = True
+            threads, self._threads = self._threads, []
+        for _ in threads:
+            self._jobs.put(None)
+        for thread in threads:
+            thread.join(timeout_s / max(1, len(threads)))
+
+
+def _settle(future: asyncio.Future[Any], ok: bool, value: Any) -> None:
+    if future.done():
+        return  # WHY: the request was cancelled while its handler ran.
+    if ok:
+        future.set_result(value)
+    else:
+        future.set_exception(value)
 
 
 class BufferedWSGI:
@@ -37,11 +111,7 @@ class BufferedWSGI:
     def __init__(self, app: WSGIApp, *, dispatch: Dispatch = "thread", threads: int = 10) -> None:
         self.app = app
         self.dispatch = dispatch
-        self._executor = (
-            ThreadPoolExecutor(max_workers=threads, thread_name_prefix="wsgi")
-            if dispatch == "thread"
-            else None
-        )
+        self._threads = HandlerThreads(threads) if dispatch == "thread" else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -55,16 +125,12 @@ class BufferedWSGI:
         except _Disconnected:
             return
         environ = cast(dict[str, Any], build_environ(scope, io.BytesIO(body)))  # type: ignore[arg-type]
-        if self._executor is None:
+        if self._threads is None:
             status, headers, content = self._call(environ)
         else:
-            # WHY: the copied context carries Connexion's request context and the log
-            # context (request id) into the thread, as a2wsgi does.
-            context = contextvars.copy_context()
-            loop = asyncio.get_running_loop()
-            status, headers, content = await loop.run_in_executor(
-                self._executor, functools.partial(context.run, self._call, environ)
-            )
+            # WHY: the thread runs in a copy of this context, which carries Connexion's
+            # request context and the log context (request id), as a2wsgi does.
+            status, headers, content = await self._threads.run(lambda: self._call(environ))
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": content})
 
@@ -92,8 +158,8 @@ class BufferedWSGI:
         return started["status"], started["headers"], content
 
     def close(self) -> None:
-        if self._executor is not None:
-            self._executor.shutdown(wait=False, cancel_futures=True)
+        if self._threads is not None:
+            self._threads.close()
 
 
 async def _lifespan(receive: Receive, send: Send, *, on_shutdown: Callable[[], None]) -> None:

@@ -1,0 +1,123 @@
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import threading
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import pytest
+
+from runtime.wsgi import BufferedWSGI, HandlerThreads
+from tests.unit.runtime.asgi import drive
+
+request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
+
+
+def echo_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+    body = environ["wsgi.input"].read()
+    start_response("201 Created", [("Content-Type", "text/plain"), ("X-Thread", "t")])
+    return [
+        body,
+        f"|{request_id.get()}|{threading.current_thread().name}".encode(),
+    ]
+
+
+def scope() -> dict[str, Any]:
+    return {
+        "type": "http",
+        "method": "POST",
+        "path": "/echo",
+        "query_string": b"",
+        "headers": [(b"content-type", b"text/plain")],
+        "server": ("127.0.0.1", 8000),
+        "client": ("127.0.0.1", 5000),
+        "scheme": "http",
+        "http_version": "1.1",
+        "root_path": "",
+    }
+
+
+@pytest.mark.parametrize("dispatch", ["inline", "thread"])
+def test_the_body_and_the_context_reach_flask_and_the_response_comes_back(dispatch: Any) -> None:
+    app = BufferedWSGI(echo_app, dispatch=dispatch, threads=2)
+    token = request_id.set("req-1")  # the task asyncio.run starts inherits it, as a request's
+    try:
+        reply = drive(app, scope(), chunks=(b"hel", b"lo"))
+    finally:
+        request_id.reset(token)
+        app.close()
+
+    body, context, thread = reply.body.decode().split("|")
+    assert reply.status == 201
+    assert reply.headers["x-thread"] == "t"
+    assert body == "hello"
+    assert context == "req-1"
+    assert thread.startswith("wsgi-") == (dispatch == "thread")
+
+
+def test_handlers_run_side_by_side_on_the_threads() -> None:
+    threads = HandlerThreads(4)
+    inside = threading.Barrier(4, timeout=5)
+
+    def handler() -> str:
+        inside.wait()  # only returns once four handlers are in at once
+        return threading.current_thread().name
+
+    async def main() -> list[str]:
+        return list(await asyncio.gather(*(threads.run(handler) for _ in range(4))))
+
+    names = asyncio.run(main())
+    threads.close()
+    assert len(set(names)) == 4
+
+
+def test_an_exception_in_the_handler_reaches_the_request() -> None:
+    threads = HandlerThreads(1)
+
+    def broken() -> None:
+        raise LookupError("no such row")
+
+    async def main() -> None:
+        await threads.run(broken)
+
+    with pytest.raises(LookupError, match="no such row"):
+        asyncio.run(main())
+    threads.close()
+
+
+def test_a_cancelled_request_leaves_the_loop_and_the_thread_healthy() -> None:
+    threads = HandlerThreads(1)
+    release = threading.Event()
+    loop_errors: list[dict[str, Any]] = []
+
+    async def main() -> str:
+        asyncio.get_running_loop().set_exception_handler(lambda _loop, ctx: loop_errors.append(ctx))
+        slow = asyncio.ensure_future(threads.run(lambda: release.wait(5)))
+        await asyncio.sleep(0.01)
+        slow.cancel()
+        release.set()
+        await asyncio.sleep(0.05)  # the finished call is handed back to a cancelled future
+        return await threads.run(lambda: "next")
+
+    assert asyncio.run(main()) == "next"
+    threads.close()
+    assert loop_errors == []
+
+
+def test_close_stops_the_threads_and_refuses_new_work() -> None:
+    threads = HandlerThreads(3, name="closing")
+
+    async def main() -> None:
+        await threads.run(lambda: None)
+
+    asyncio.run(main())
+    assert sum(t.name.startswith("closing-") for t in threading.enumerate()) == 3
+    threads.close()
+    deadline = time.monotonic() + 5
+    while any(t.name.startswith("closing-") for t in threading.enumerate()):
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    with pytest.raises(RuntimeError, match="shut down"):
+        asyncio.run(main())
