@@ -5,7 +5,8 @@ is a property that makes a new ``FlaskDecorator``, whose wrapper calls ``decorat
 inspects the handler's signature and builds a URI parser for the operation. None of that depends
 on the request. Here the chain is built once per operation and the URI parser once, on first
 use; what depends on the request (reading the body, coercing parameters) still runs per request,
-through Connexion's own code."""
+through Connexion's own code. Two smaller savings: a JSON body is decoded by orjson, as the
+validator decoded it, and only a multipart body is parsed for files."""
 
 from __future__ import annotations
 
@@ -14,13 +15,34 @@ from collections.abc import Callable
 from typing import Any
 
 import connexion
+import flask
+import orjson
 import werkzeug.exceptions
 from connexion.apps.abstract import AbstractApp
 from connexion.apps.flask import FlaskApi, FlaskASGIApp, FlaskOperation
 from connexion.decorators import FlaskDecorator
+from connexion.frameworks.flask import FlaskJSONProvider
+from connexion.lifecycle import WSGIRequest
 from connexion.uri_parsing import AbstractURIParser
 
 from runtime.wsgi import BufferedWSGI, Dispatch
+
+
+class _Request(WSGIRequest):  # type: ignore[misc]
+    def files(self) -> dict[str, Any]:
+        # WHY: Connexion asks every request for its files; only a multipart body has any, and
+        # parsing the form of a JSON body is a measurable share of the argument handling.
+        if self.mimetype != "multipart/form-data":
+            return {}
+        files: dict[str, Any] = super().files()
+        return files
+
+
+class _JSONProvider(FlaskJSONProvider):  # type: ignore[misc]
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        # WHY: the body was already decoded (strictly, by orjson) for validation; decoding it
+        # again the same way keeps both views of it identical, and costs a third of json's.
+        return orjson.loads(s)
 
 
 class _OnceDecorator(FlaskDecorator):  # type: ignore[misc]
@@ -33,7 +55,8 @@ class _OnceDecorator(FlaskDecorator):  # type: ignore[misc]
             # WHY: a Flask view belongs to exactly one spec operation, so its parser is too.
             if not parser:
                 parser.append(self.uri_parser)
-            return decorated(self.framework.get_request(uri_parser=parser[0]))
+            request = flask.request
+            return decorated(_Request(request, uri_parser=parser[0], view_args=request.view_args))
 
         return wrapper
 
@@ -61,6 +84,7 @@ class _ASGIApp(FlaskASGIApp):  # type: ignore[misc]
         self, import_name: str, server_args: dict[str, Any], dispatch: Dispatch | None, threads: int
     ) -> None:
         super().__init__(import_name, server_args)
+        self.app.json = _JSONProvider(self.app)
         if dispatch is not None:
             self.asgi_app = BufferedWSGI(self.app.wsgi_app, dispatch=dispatch, threads=threads)
 
