@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import os
 import platform
+import re
 import signal
 import socket
 import subprocess
@@ -29,17 +30,9 @@ BENCH_EMAIL = "bench@example.com"
 BENCH_PASSWORD = "correct horse battery staple bench"  # noqa: S105 - a throw-away bench account
 OTHER_EMAIL = "other@example.com"
 
-# name -> (gunicorn config, what it is)
+# name -> (gunicorn config, what it is); see also variant() for reference-<dispatch>[-<threads>]
 APPS: dict[str, tuple[str, str]] = {
     "reference": ("docker/gunicorn.conf.py", "reference app, production mode, UvicornWorker"),
-    "reference-inline": (
-        "docker/gunicorn.conf.py",
-        "the reference app with FLASK_DISPATCH=inline (Flask on the event loop)",
-    ),
-    "reference-thread": (
-        "docker/gunicorn.conf.py",
-        "the reference app with FLASK_DISPATCH=thread (one hand-off to a thread pool)",
-    ),
     "baseline": ("bench/baseline/gunicorn.conf.py", "hand-written Flask, gunicorn sync"),
     "stock": ("bench/stock/gunicorn.conf.py", "stock Connexion FlaskApp, UvicornWorker"),
 }
@@ -193,6 +186,29 @@ class Server:
         return pids
 
 
+VARIANT = re.compile(r"reference-(inline|thread|a2wsgi)(?:-([1-9][0-9]?))?")
+
+
+def describe(name: str) -> tuple[str, str] | None:
+    """(gunicorn config, description) of an app or a reference variant, None if unknown."""
+    if name in APPS:
+        return APPS[name]
+    match = VARIANT.fullmatch(name)
+    if match is None:
+        return None
+    dispatch, threads = match.groups()
+    what = f"the reference app with FLASK_DISPATCH={dispatch}"
+    return APPS["reference"][0], what + (f", FLASK_THREADS={threads}" if threads else "")
+
+
+def variant_environment(name: str) -> dict[str, str]:
+    match = VARIANT.fullmatch(name)
+    if match is None:
+        return {}
+    dispatch, threads = match.groups()
+    return {"FLASK_DISPATCH": dispatch, **({"FLASK_THREADS": threads} if threads else {})}
+
+
 def base_environment(
     *, database_url: str, redis_url: str, keys_file: Path, workers: int, rate_limits: bool
 ) -> dict[str, str]:
@@ -216,12 +232,13 @@ def base_environment(
 
 
 def start(name: str, env: Mapping[str, str], log_dir: Path) -> Server:
-    config, _ = APPS[name]
+    known = describe(name)
+    if known is None:
+        raise ValueError(f"unknown app {name!r}")
+    config = known[0]
     port = free_port()
     log_path = log_dir / f"{name}.log"
-    environment = {**env, "BIND": f"127.0.0.1:{port}"}
-    if name.startswith("reference-"):
-        environment["FLASK_DISPATCH"] = name.removeprefix("reference-")
+    environment = {**env, **variant_environment(name), "BIND": f"127.0.0.1:{port}"}
     with log_path.open("wb") as log_file:
         process = subprocess.Popen(  # noqa: S603 - fixed argv, our own gunicorn
             [str(GUNICORN), "-c", config],
