@@ -17,7 +17,7 @@ wsgi_app = "app:create_app()"
 # WHY: Connexion 3 is ASGI; `uvicorn.workers` is deprecated in favour of the uvicorn-worker package.
 worker_class = "uvicorn_worker.UvicornWorker"
 bind = [_settings.bind]
-# WHY: one process per core; each runs Flask handlers on FLASK_THREADS threads (runtime/wsgi.py),
+# WHY: one process per core; each runs Flask handlers on FLASK_THREADS (4) threads (wsgi.py),
 # and the database pool (DB_POOL_SIZE + DB_MAX_OVERFLOW) must cover them, or requests queue for
 # connections. With FLASK_DISPATCH=inline a worker serves one request at a time: add workers.
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count()))

@@ -84,7 +84,9 @@ class RuntimeSettings(BaseSettings):
     validate_responses: bool = False
     # How Flask handlers run under ASGI; see runtime/wsgi.py and docs/PERFORMANCE.md.
     flask_dispatch: Literal["inline", "thread", "a2wsgi"] = "thread"
-    flask_threads: int = Field(10, ge=1, le=200)
+    # WHY 4, not more: every handler thread contends for the GIL with the event loop; on 2
+    # cores 10 threads cost ~20 % more CPU per request than 3-4 (docs/PERFORMANCE.md).
+    flask_threads: int = Field(4, ge=1, le=200)
 
     jwt_keys_file: Path | None = None
     jwt_issuer: str = "urn:contract-first:api"
