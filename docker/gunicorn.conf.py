@@ -10,12 +10,13 @@ from typing import Any
 
 from app.config import load_settings
 from runtime.logging import configure_logging, logging_config
+from runtime.worker import worker_class as worker_class_for
 
 _settings = load_settings()
 
 wsgi_app = "app:create_app()"
 # WHY: Connexion 3 is ASGI; `uvicorn.workers` is deprecated in favour of the uvicorn-worker package.
-worker_class = "uvicorn_worker.UvicornWorker"
+worker_class = worker_class_for(_settings.resolved_event_loop)
 bind = [_settings.bind]
 # WHY: one process per core; each runs Flask handlers on FLASK_THREADS (4) threads (wsgi.py),
 # and the database pool (DB_POOL_SIZE + DB_MAX_OVERFLOW) must cover them, or requests queue for

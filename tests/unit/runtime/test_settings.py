@@ -71,3 +71,20 @@ def test_load_stops_with_every_wrong_setting_named_and_no_traceback(
     assert message.startswith("The configuration is invalid:")
     assert "  - DB_POOL_SIZE: " in message
     assert "  - LOG_LEVEL: " in message
+
+
+@pytest.mark.parametrize(
+    ("dispatch", "loop", "resolved"),
+    [
+        ("thread", "auto", "uvloop"),
+        ("a2wsgi", "auto", "uvloop"),
+        ("inline", "auto", "asyncio"),
+        ("inline", "uvloop", "uvloop"),
+        ("thread", "asyncio", "asyncio"),
+    ],
+)
+def test_the_event_loop_follows_the_dispatch_unless_chosen(
+    dispatch: str, loop: str, resolved: str
+) -> None:
+    settings = RuntimeSettings(flask_dispatch=dispatch, event_loop=loop)  # type: ignore[arg-type]
+    assert settings.resolved_event_loop == resolved
