@@ -1,0 +1,70 @@
+"""Graceful shutdown: a request in flight when Gunicorn gets SIGTERM is answered and committed."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from runtime.auth import KeyRing
+from tests.e2e.test_flow import login
+from tests.server import ROOT, running_server
+
+
+def _read_response(sock: socket.socket, timeout_s: float = 15) -> bytes:
+    sock.settimeout(timeout_s)
+    data = b""
+    while True:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return data
+        data += chunk
+
+
+@pytest.mark.parametrize("dispatch", ["thread", "inline"])
+def test_a_request_in_flight_at_sigterm_is_answered_and_committed(
+    tmp_path: Path, clean_postgres: str, clean_redis: str, dispatch: str
+) -> None:
+    keys = tmp_path / "jwt-keys.json"
+    KeyRing.generate(keys)
+    env = {
+        "JWT_KEYS_FILE": str(keys),
+        "ENVIRONMENT": "production",
+        "DATABASE_URL": clean_postgres,
+        "REDIS_URL": clean_redis,
+        "OPENAPI_SPEC": str(ROOT / "openapi.yaml"),
+        "FLASK_DISPATCH": dispatch,
+    }
+    name = f"Sent across a shutdown ({dispatch})"
+    body = json.dumps({"name": name}).encode()
+    with running_server(env, tmp_path / "server.log", workers=1) as server:
+        authorization = login(server.api)["Authorization"]
+        port = int(server.base_url.rsplit(":", 1)[1])
+        head = (
+            f"POST /api/v1/projects HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+            f"Authorization: {authorization}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n"
+        ).encode()
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            sock.sendall(head + body[:5])
+            time.sleep(0.5)  # the worker has the headers: the request is in flight
+            os.killpg(server.process.pid, signal.SIGTERM)
+            time.sleep(0.5)
+            sock.sendall(body[5:])
+            response = _read_response(sock)
+        assert server.process.wait(20) == 0, server.log()
+
+    status_line, _, rest = response.partition(b"\r\n")
+    assert status_line == b"HTTP/1.1 201 Created", response[:500]
+    assert json.loads(rest.split(b"\r\n\r\n", 1)[1])["name"] == name
+    engine = create_engine(clean_postgres)
+    with engine.connect() as connection:
+        names = connection.execute(text("SELECT name FROM projects")).scalars().all()
+    engine.dispose()
+    assert names == [name]
