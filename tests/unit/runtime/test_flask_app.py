@@ -131,3 +131,12 @@ def test_dispatch_chooses_the_wsgi_bridge(tmp_path: Path) -> None:
     assert isinstance(buffered, BufferedWSGI)
     assert buffered.dispatch == "inline"
     assert not isinstance(stock, BufferedWSGI)
+
+
+def test_a_json_body_in_a_declared_utf16_charset_reaches_the_handler(tmp_path: Path) -> None:
+    body = '{"name": "é"}'.encode("utf-16")
+    headers = {"content-type": "application/json;charset=utf-16"}
+    with TestClient(build(tmp_path, "thread")) as client:
+        assert client.post("/items", content=body, headers=headers).status_code == 201
+
+    assert calls == [{"body": {"name": "é"}}]
