@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import contextvars
 import io
+import os
 import queue
 import threading
 from collections.abc import Callable, Iterable
@@ -39,8 +40,8 @@ class HandlerThreads:
 
     WHY not ``loop.run_in_executor``: its ``concurrent.futures.Future``, chained to an asyncio
     future, costs ~70 µs of CPU per hand-off under uvloop on a 2-core VM; a queue and one
-    ``call_soon_threadsafe`` cost ~30 µs. The threads start on first use, in the worker process
-    (never in Gunicorn's master before the fork)."""
+    ``call_soon_threadsafe`` cost ~30 µs. The threads start on first use in each process: a
+    fork keeps the list but not the threads, so a child starts its own."""
 
     def __init__(self, size: int, *, name: str = "wsgi") -> None:
         self._size = size
@@ -49,9 +50,10 @@ class HandlerThreads:
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
         self._closed = False
+        self._pid = 0
 
     async def run(self, function: Callable[[], T]) -> T:
-        if not self._threads:
+        if self._pid != os.getpid() or self._closed:
             self._start()
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
@@ -62,6 +64,8 @@ class HandlerThreads:
         with self._lock:
             if self._closed:
                 raise RuntimeError("The handler threads are shut down.")
+            if self._pid != os.getpid():
+                self._pid, self._threads, self._jobs = os.getpid(), [], queue.SimpleQueue()
             while len(self._threads) < self._size:
                 thread = threading.Thread(
                     target=self._work, name=f"{self._name}-{len(self._threads)}", daemon=True
@@ -70,18 +74,22 @@ class HandlerThreads:
                 self._threads.append(thread)
 
     def _work(self) -> None:
-        while (job := self._jobs.get()) is not None:
+        jobs = self._jobs
+        while (job := jobs.get()) is not None:
             loop, future, context, function = job
+            if future.cancelled():
+                continue  # WHY: the request is gone; a POST must not commit for nobody.
             try:
                 outcome: tuple[bool, Any] = (True, context.run(function))
             except BaseException as exc:  # WHY: every outcome goes back to the request
-                outcome = (False, exc if isinstance(exc, Exception) else RuntimeError(repr(exc)))
+                outcome = (False, _awaitable_error(exc))
             # WHY: a loop closed while the handler ran has nobody awaiting the result.
             with contextlib.suppress(RuntimeError):
                 loop.call_soon_threadsafe(_settle, future, *outcome)
 
     def close(self, timeout_s: float = 5.0) -> None:
-        """Lets each thread finish its current call, then stops it."""
+        """Stops the threads once the calls queued before it are done, waiting up to
+        ``timeout_s`` in all (uvicorn calls it after draining its connections)."""
         with self._lock:
             self._closed = True
             threads, self._threads = self._threads, []
@@ -89,6 +97,16 @@ class HandlerThreads:
             self._jobs.put(None)
         for thread in threads:
             thread.join(timeout_s / max(1, len(threads)))
+
+
+def _awaitable_error(exc: BaseException) -> Exception:
+    # WHY: a future refuses StopIteration (TypeError) and would never settle: the request would
+    # hang. KeyboardInterrupt and SystemExit belong to the thread, not to the request.
+    if isinstance(exc, Exception) and not isinstance(exc, StopIteration):
+        return exc
+    error = RuntimeError(f"The handler raised {type(exc).__name__}.")
+    error.__cause__ = exc
+    return error
 
 
 def _settle(future: asyncio.Future[Any], ok: bool, value: Any) -> None:

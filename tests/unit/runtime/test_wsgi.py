@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import os
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -121,3 +122,58 @@ def test_close_stops_the_threads_and_refuses_new_work() -> None:
         time.sleep(0.01)
     with pytest.raises(RuntimeError, match="shut down"):
         asyncio.run(main())
+
+
+@pytest.mark.parametrize("error", [StopIteration, KeyboardInterrupt])
+def test_errors_a_future_cannot_carry_still_end_the_request(error: type[BaseException]) -> None:
+    threads = HandlerThreads(1)
+
+    def broken() -> None:
+        raise error
+
+    async def main() -> None:
+        await asyncio.wait_for(threads.run(broken), timeout=5)
+
+    with pytest.raises(RuntimeError, match=f"raised {error.__name__}"):
+        asyncio.run(main())
+    threads.close()
+
+
+def test_a_request_cancelled_while_queued_never_runs_its_handler() -> None:
+    threads = HandlerThreads(1)
+    release = threading.Event()
+    ran: list[str] = []
+
+    async def main() -> None:
+        busy = asyncio.ensure_future(threads.run(lambda: release.wait(5)))
+        queued = asyncio.ensure_future(threads.run(lambda: ran.append("queued")))
+        await asyncio.sleep(0.01)
+        queued.cancel()
+        await asyncio.sleep(0.01)
+        release.set()
+        await busy
+        await threads.run(lambda: None)  # the thread has passed the cancelled job
+
+    asyncio.run(main())
+    threads.close()
+    assert ran == []
+
+
+def test_a_forked_child_starts_its_own_threads() -> None:
+    threads = HandlerThreads(1)
+
+    async def which() -> str:
+        return await threads.run(lambda: threading.current_thread().name)
+
+    assert asyncio.run(which()) == "wsgi-0"
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: its copy of the pool has no live threads
+        try:
+            os.write(write, asyncio.run(asyncio.wait_for(which(), timeout=5)).encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    os.waitpid(pid, 0)
+    assert os.read(read, 100) == b"wsgi-0"
+    threads.close()
