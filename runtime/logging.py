@@ -78,16 +78,21 @@ _ENCODER = json.JSONEncoder(default=_unserializable)
 
 
 def _plain(value: Any) -> Any:
-    return value if isinstance(value, str | int | float | None) else repr(value)
+    if isinstance(value, str | int | float | None):
+        return value
+    try:
+        return repr(value)
+    except Exception:  # WHY: a broken __repr__ must not fail the request
+        return f"<unrepresentable {type(value).__name__}>"
 
 
 def render_json(_: WrappedLogger, __: str, event: EventDict) -> str:
     try:
         return _ENCODER.encode(event)
-    except (TypeError, ValueError, RecursionError):
+    except Exception:  # WHY: any value; the line is rendered field by field below
         # WHY: the standard library swallowed a line it could not render; a native logger
         # would raise into the request instead.
-        return _ENCODER.encode({key: _plain(value) for key, value in event.items()})
+        return _ENCODER.encode({str(key): _plain(value) for key, value in event.items()})
 
 
 def _renderer(json: bool) -> Processor:
