@@ -56,10 +56,13 @@ class KeyRing:
 
     def __post_init__(self) -> None:
         public = MappingProxyType({kid: _public(key) for kid, key in self.keys.items()})
-        # WHY: token verification uses these keys without joserfc's per-call key check
-        # (use, kty, alg, curve), so it runs here, once per ring.
-        for key in public.values():
-            JWSRegistry.algorithms[ALGORITHM].check_key(key)
+        # WHY: a ring built in code skips load()'s checks; a key that cannot verify ES256 is
+        # refused here as a KeyRingError, which a reload logs while keeping the last good ring.
+        for kid, key in public.items():
+            try:
+                JWSRegistry.algorithms[ALGORITHM].check_key(key)
+            except JoseError as exc:
+                raise KeyRingError(f"Key {kid} cannot verify {ALGORITHM}: {exc}") from None
         object.__setattr__(self, "_public_keys", public)
 
     @classmethod

@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from joserfc.errors import JoseError
 from joserfc.jwk import ECKey
 
 from runtime.auth import KeyRing, KeyRingError, KeyRingSource
@@ -65,7 +64,7 @@ def test_a_ring_refuses_a_key_that_cannot_verify_es256(ring_path: Path) -> None:
     enc = ECKey.generate_key("P-256", parameters={"alg": "ES256", "use": "enc"}, auto_kid=True)
     for key in (p384, enc):
         kid = key.thumbprint()
-        with pytest.raises(JoseError):
+        with pytest.raises(KeyRingError, match=f"Key {kid} cannot verify ES256"):
             KeyRing(ring_path, keys={kid: key}, active_kid=kid, next_kid=None, retiring={})
 
 
