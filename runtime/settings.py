@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 from pathlib import Path
@@ -161,7 +162,10 @@ class RuntimeSettings(BaseSettings):
             return self.event_loop
         # WHY: a uvloop worker whose loop is busy with handlers (inline dispatch) starves some
         # connections: p99 0.5-2 s at 64 connections where asyncio's loop keeps p99 near p95.
-        return "asyncio" if self.flask_dispatch == "inline" else "uvloop"
+        # uvloop is optional (uvicorn[standard] leaves it out on some platforms).
+        if self.flask_dispatch == "inline" or importlib.util.find_spec("uvloop") is None:
+            return "asyncio"
+        return "uvloop"
 
     @property
     def swagger_ui_enabled(self) -> bool:

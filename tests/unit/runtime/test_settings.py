@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import pytest
@@ -88,3 +89,12 @@ def test_the_event_loop_follows_the_dispatch_unless_chosen(
 ) -> None:
     settings = RuntimeSettings(flask_dispatch=dispatch, event_loop=loop)  # type: ignore[arg-type]
     assert settings.resolved_event_loop == resolved
+
+
+def test_without_uvloop_auto_falls_back_to_asyncio(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "uvloop" else real(name, *a)
+    )
+    assert RuntimeSettings(flask_dispatch="thread").resolved_event_loop == "asyncio"
+    assert RuntimeSettings(event_loop="uvloop").resolved_event_loop == "uvloop"
