@@ -32,7 +32,7 @@ OTHER_EMAIL = "other@example.com"
 
 # name -> (gunicorn config, what it is); see also variant() for reference-<dispatch>[-<threads>]
 APPS: dict[str, tuple[str, str]] = {
-    "reference": ("docker/gunicorn.conf.py", "reference app, production mode, UvicornWorker"),
+    "reference": ("docker/gunicorn.conf.py", "reference app, production mode, uvicorn worker"),
     "baseline": ("bench/baseline/gunicorn.conf.py", "hand-written Flask, gunicorn sync"),
     "stock": ("bench/stock/gunicorn.conf.py", "stock Connexion FlaskApp, UvicornWorker"),
 }
@@ -189,24 +189,31 @@ class Server:
 VARIANT = re.compile(r"reference-(inline|thread|a2wsgi)(?:-([1-9][0-9]?))?")
 
 
-def describe(name: str) -> tuple[str, str] | None:
-    """(gunicorn config, description) of an app or a reference variant, None if unknown."""
+@dataclass(frozen=True)
+class AppSpec:
+    config: str  # the Gunicorn config file
+    what: str
+    env: Mapping[str, str] = field(default_factory=dict)  # on top of the shared environment
+
+
+def app_spec(name: str) -> AppSpec | None:
+    """An app of APPS or a reference variant, None if unknown."""
     if name in APPS:
-        return APPS[name]
+        return AppSpec(*APPS[name])
     match = VARIANT.fullmatch(name)
     if match is None:
         return None
     dispatch, threads = match.groups()
-    what = f"the reference app with FLASK_DISPATCH={dispatch}"
-    return APPS["reference"][0], what + (f", FLASK_THREADS={threads}" if threads else "")
+    env = {"FLASK_DISPATCH": dispatch, **({"FLASK_THREADS": threads} if threads else {})}
+    what = "the reference app with " + ", ".join(f"{k}={v}" for k, v in env.items())
+    return AppSpec(APPS["reference"][0], what, env)
 
 
-def variant_environment(name: str) -> dict[str, str]:
-    match = VARIANT.fullmatch(name)
-    if match is None:
-        return {}
-    dispatch, threads = match.groups()
-    return {"FLASK_DISPATCH": dispatch, **({"FLASK_THREADS": threads} if threads else {})}
+def require_app(name: str) -> AppSpec:
+    spec = app_spec(name)
+    if spec is None:
+        raise ValueError(f"unknown app {name!r}")
+    return spec
 
 
 def base_environment(
@@ -232,16 +239,13 @@ def base_environment(
 
 
 def start(name: str, env: Mapping[str, str], log_dir: Path) -> Server:
-    known = describe(name)
-    if known is None:
-        raise ValueError(f"unknown app {name!r}")
-    config = known[0]
+    spec = require_app(name)
     port = free_port()
     log_path = log_dir / f"{name}.log"
-    environment = {**env, **variant_environment(name), "BIND": f"127.0.0.1:{port}"}
+    environment = {**env, **spec.env, "BIND": f"127.0.0.1:{port}"}
     with log_path.open("wb") as log_file:
         process = subprocess.Popen(  # noqa: S603 - fixed argv, our own gunicorn
-            [str(GUNICORN), "-c", config],
+            [str(GUNICORN), "-c", spec.config],
             cwd=ROOT,
             env=environment,
             stdout=log_file,

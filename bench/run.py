@@ -82,7 +82,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         if op not in OPERATIONS:
             parser.error(f"unknown op {op!r}")
     for app in args.apps:
-        if common.describe(app) is None:
+        if common.app_spec(app) is None:
             parser.error(f"unknown app {app!r}")
     if not 1 <= args.duration <= 120 or not 1 <= args.rounds <= 10:
         parser.error("--duration must be 1..120 s and --rounds 1..10")
@@ -335,8 +335,7 @@ def markdown(rows: list[dict[str, Any]], meta: dict[str, Any]) -> str:
         f"{meta['threads']} threads, {meta['rounds']} rounds x {meta['duration_s']} s per cell, "
         f"apps interleaved (order rotated each round); {meta['projects']} seeded projects",
         f"- {meta['rate_limits']}",
-        "- apps: "
-        + "; ".join(f"**{a}** = {(common.describe(a) or ('', a))[1]}" for a in meta["apps"]),
+        "- apps: " + "; ".join(f"**{a}** = {common.require_app(a).what}" for a in meta["apps"]),
         "- worker restarts during the run (max_requests): "
         + ", ".join(f"{a} {n}" for a, n in meta["worker_restarts"].items()),
         "",
