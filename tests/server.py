@@ -40,6 +40,21 @@ class Server:
         return self.log_path.read_text(encoding="utf-8", errors="replace")
 
 
+def production_env(tmp_path: Path, database_url: str, redis_url: str) -> dict[str, str]:
+    """The environment of a production start: a fresh key ring, PostgreSQL and Redis."""
+    from runtime.auth import KeyRing
+
+    keys = tmp_path / "jwt-keys.json"
+    KeyRing.generate(keys)
+    return {
+        "JWT_KEYS_FILE": str(keys),
+        "ENVIRONMENT": "production",
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "OPENAPI_SPEC": str(ROOT / "openapi.yaml"),
+    }
+
+
 @contextmanager
 def running_server(
     env: Mapping[str, str], log_path: Path, *, workers: int = 2, ready_timeout_s: float = 30

@@ -8,23 +8,14 @@ from pathlib import Path
 
 import httpx
 
-from runtime.auth import KeyRing
 from tests.e2e.test_flow import login
-from tests.server import GUNICORN, ROOT, running_server
+from tests.server import GUNICORN, ROOT, production_env, running_server
 
 
 def test_production_serves_on_postgres_and_redis_without_swagger_ui(
     tmp_path: Path, clean_postgres: str, clean_redis: str
 ) -> None:
-    keys = tmp_path / "jwt-keys.json"
-    KeyRing.generate(keys)
-    env = {
-        "JWT_KEYS_FILE": str(keys),
-        "ENVIRONMENT": "production",
-        "DATABASE_URL": clean_postgres,
-        "REDIS_URL": clean_redis,
-        "OPENAPI_SPEC": str(ROOT / "openapi.yaml"),
-    }
+    env = production_env(tmp_path, clean_postgres, clean_redis)
     with running_server(env, tmp_path / "server.log") as server:
         assert httpx.get(f"{server.api}/readyz", timeout=5).status_code == 200
         assert httpx.get(f"{server.api}/ui/", timeout=5).status_code == 404

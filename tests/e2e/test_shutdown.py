@@ -12,9 +12,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from runtime.auth import KeyRing
 from tests.e2e.test_flow import login
-from tests.server import ROOT, running_server
+from tests.server import production_env, running_server
 
 
 def _read_response(sock: socket.socket, timeout_s: float = 15) -> bytes:
@@ -31,16 +30,7 @@ def _read_response(sock: socket.socket, timeout_s: float = 15) -> bytes:
 def test_a_request_in_flight_at_sigterm_is_answered_and_committed(
     tmp_path: Path, clean_postgres: str, clean_redis: str, dispatch: str
 ) -> None:
-    keys = tmp_path / "jwt-keys.json"
-    KeyRing.generate(keys)
-    env = {
-        "JWT_KEYS_FILE": str(keys),
-        "ENVIRONMENT": "production",
-        "DATABASE_URL": clean_postgres,
-        "REDIS_URL": clean_redis,
-        "OPENAPI_SPEC": str(ROOT / "openapi.yaml"),
-        "FLASK_DISPATCH": dispatch,
-    }
+    env = {**production_env(tmp_path, clean_postgres, clean_redis), "FLASK_DISPATCH": dispatch}
     name = f"Sent across a shutdown ({dispatch})"
     body = json.dumps({"name": name}).encode()
     with running_server(env, tmp_path / "server.log", workers=1) as server:
