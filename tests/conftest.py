@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import sys
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import redis
+import structlog
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -19,6 +21,43 @@ ADMIN_URL = os.environ.get(
 )
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def _own_handlers(logger: logging.Logger) -> list[logging.Handler]:
+    # pytest attaches its capture handlers per phase and removes them itself.
+    return [h for h in logger.handlers if not type(h).__module__.startswith("_pytest")]
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging() -> Iterator[None]:
+    """Every test starts with the logging the one before found: ``configure_logging`` binds the
+    standard library's handler to the ``sys.stderr`` of the moment (capsys's, closed after the
+    test), so a later test's lines would go to a dead stream and fail the secret scan."""
+    from runtime import logging as runtime_logging
+
+    loggers = [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]
+    saved = {
+        logger: (_own_handlers(logger), logger.level, logger.propagate, logger.disabled)
+        for logger in loggers
+        if isinstance(logger, logging.Logger)
+    }
+    structlog_config = structlog.get_config()
+    chain = list(runtime_logging._native_chain)
+    yield
+    for logger in [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]:
+        if not isinstance(logger, logging.Logger):
+            continue
+        handlers, level, propagate, disabled = saved.get(logger, ([], logging.NOTSET, True, False))
+        for handler in _own_handlers(logger):
+            if handler not in handlers:
+                logger.removeHandler(handler)
+        for handler in handlers:
+            if handler not in logger.handlers:
+                logger.addHandler(handler)
+        logger.setLevel(level)
+        logger.propagate, logger.disabled = propagate, disabled
+    structlog.configure(**structlog_config)
+    runtime_logging._native_chain[:] = chain
 
 
 def unavailable(what: str, error: Exception) -> None:

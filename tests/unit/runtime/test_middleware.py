@@ -35,13 +35,22 @@ def run(app: RequestContextMiddleware, headers: list[tuple[bytes, bytes]]) -> li
     return sent
 
 
+def json_lines(capsys: pytest.CaptureFixture[str]) -> list[dict[str, object]]:
+    err = capsys.readouterr().err
+    return [json.loads(line) for line in err.splitlines() if line.startswith("{")]
+
+
 def test_the_id_is_echoed_and_bound_to_logs(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
+    from runtime.logging import configure_logging, get_logger
+
+    configure_logging(level="INFO", json=True)
     seen: dict[str, object] = {}
 
     async def inner(scope: Scope, receive: Receive, send: Send) -> None:
         seen.update(structlog.contextvars.get_contextvars())
+        get_logger("tests.handler").info("handled")
         await send({"type": "http.response.start", "status": 204, "headers": []})
         await send({"type": "http.response.body", "body": b""})
 
@@ -51,6 +60,13 @@ def test_the_id_is_echoed_and_bound_to_logs(
     assert headers[b"x-request-id"] == b"req-42"
     assert seen["request_id"] == "req-42"
     assert structlog.contextvars.get_contextvars() == {}
+    lines = {line["event"]: line for line in json_lines(capsys)}
+    # The handler's own line and the access line both carry the id; nothing after them does.
+    assert lines["handled"]["request_id"] == "req-42"
+    assert lines["request"]["request_id"] == "req-42"
+    assert lines["request"]["status"] == 204
+    get_logger("tests.after").info("later")
+    assert "request_id" not in json_lines(capsys)[0]
 
 
 def test_the_access_line_records_status_even_when_the_app_fails(
@@ -65,8 +81,6 @@ def test_the_access_line_records_status_even_when_the_app_fails(
 
     with pytest.raises(RuntimeError):
         run(RequestContextMiddleware(failing), [])
-    lines = [
-        json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")
-    ]
+    lines = json_lines(capsys)
     access = [line for line in lines if line.get("event") == "request"]
     assert access and access[-1]["status"] == 500 and access[-1]["path"] == "/x"
