@@ -1,4 +1,5 @@
-"""Developer sessions: `nox -s tests`, `nox -s contract`, `nox -s lint`, `nox -s codegen`."""
+"""Developer sessions: `nox -s tests`, `nox -s contract`, `nox -s lint`, `nox -s codegen`
+(and, not by default, `security`, `bench`, `corpus`, `mutation`, `breaking`)."""
 
 from __future__ import annotations
 
@@ -113,6 +114,15 @@ def corpus(session: nox.Session) -> None:
     ruff, mypy, regenerate; prints a table. Slow: minutes, not seconds."""
     install(session, "lint")
     session.run("python", "scripts/codegen_corpus.py", *session.posargs)
+
+
+@nox.session(default=False)
+def mutation(session: nox.Session) -> None:
+    """mutmut 3 on the critical modules, each against its own unit tests and within a time
+    bound; prints the table and every surviving mutant (docs/TESTING.md). Minutes per module.
+    Pass-through arguments go to scripts/mutation.py, e.g. `nox -s mutation -- codegen/diff.py`."""
+    install(session, "test", "mutation")
+    session.run("python", "scripts/mutation.py", *session.posargs)
 
 
 @nox.session(default=False)
