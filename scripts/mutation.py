@@ -114,6 +114,10 @@ def scratch_copy(module: Module) -> Path:
     pyproject = where / "pyproject.toml"
     text = re.sub(r"(?ms)^\[tool\.mutmut\]\n.*?(?=^\[|\Z)", "", pyproject.read_text())
     tests = ", ".join(f'"{t}"' for t in module.tests if (ROOT / t).is_file())
+    # WHY: mutmut copies only the sources and tests/ into mutants/; tests also read the spec
+    # and other files at the top of the tree.
+    tops = sorted({name.split("/")[0] for name in filter(None, listed.split("\0"))})
+    also = ", ".join(f'"{t}"' for t in tops if t not in {"codegen", "runtime", "app", "tests"})
     pyproject.write_text(
         text
         + "\n[tool.mutmut]\n"
@@ -123,6 +127,7 @@ def scratch_copy(module: Module) -> Path:
         # WHY: a fixed order, so a survivor is the mutant's doing, not the order's.
         + 'pytest_add_cli_args = ["-p", "no:randomly", "-p", "no:cacheprovider", "-q"]\n'
         + "use_git_change_detection = false\n"
+        + f"also_copy = [{also}]\n"
     )
     return where
 
@@ -156,6 +161,7 @@ def run_module(module: Module, *, max_children: int, timeout_s: float) -> Result
     result = Result(module)
     where = scratch_copy(module)
     started = time.monotonic()
+    output = ""
     try:
         output = mutmut(where, "run", "--max-children", str(max_children), timeout=timeout_s)
         log = where / "mutmut-run.log"
@@ -165,6 +171,8 @@ def run_module(module: Module, *, max_children: int, timeout_s: float) -> Result
         # counted as "not checked" rather than passed.
         result.timed_out = True
     result.seconds = time.monotonic() - started
+    if not result.timed_out and "failed to collect stats" in output:
+        raise SystemExit(f"mutation: {module.path}: the tests fail unmutated:\n{output[-3000:]}")
     for line in mutmut(where, "results", "--all", "true").splitlines():
         name, _, status = line.strip().rpartition(": ")
         if name and status:

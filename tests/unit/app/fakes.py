@@ -7,8 +7,11 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from app.common.orm import utcnow
+from app.modules.auth.models import RefreshFamily, RefreshToken
 from app.modules.projects.models import Project
 from app.modules.tasks.models import Task
+from app.modules.users.models import User
+from app.modules.users.repo import EmailTaken
 
 
 class Clock:
@@ -111,3 +114,91 @@ class FakeTaskRepo:
 
     def flush(self) -> None:
         pass
+
+
+class FakeUserRepo:
+    def __init__(self, clock: Clock | None = None) -> None:
+        self.rows: dict[uuid.UUID, User] = {}
+        self.clock = clock or Clock()
+        # A test sets this to play the race the e-mail pre-check cannot close.
+        self.taken_on_insert = False
+
+    def add(self, *, email: str, password_hash: str, role: str = "user") -> User:
+        if self.taken_on_insert or self.by_email(email) is not None:
+            raise EmailTaken(email)
+        at = self.clock.tick()
+        user = User(
+            id=uuid.uuid4(),
+            email=email,
+            password_hash=password_hash,
+            role=role,
+            is_disabled=False,
+            password_changed_at=at,
+            created_at=at,
+            updated_at=at,
+        )
+        self.rows[user.id] = user
+        return user
+
+    def get(self, user_id: uuid.UUID) -> User | None:
+        return self.rows.get(user_id)
+
+    def by_email(self, email: str) -> User | None:
+        return next((u for u in self.rows.values() if u.email == email), None)
+
+    def list_page(
+        self, *, limit: int, after: tuple[datetime, uuid.UUID] | None = None
+    ) -> Sequence[User]:
+        rows = sorted(self.rows.values(), key=lambda u: (u.created_at, u.id))
+        if after is not None:
+            rows = [u for u in rows if (u.created_at, u.id) > after]
+        return rows[:limit]
+
+    def flush(self) -> None:
+        pass
+
+
+class FakeRefreshTokenRepo:
+    """Families and tokens in dictionaries; ``claim`` is the same once-only rule as the SQL."""
+
+    def __init__(self) -> None:
+        self.families: dict[uuid.UUID, RefreshFamily] = {}
+        self.tokens: dict[uuid.UUID, RefreshToken] = {}
+
+    def start_family(self, *, user_id: uuid.UUID, expires_at: datetime) -> RefreshFamily:
+        family = RefreshFamily(id=uuid.uuid4(), user_id=user_id, expires_at=expires_at)
+        family.revoked_at = None
+        self.families[family.id] = family
+        return family
+
+    def add_token(self, *, family_id: uuid.UUID, token_hash: str) -> RefreshToken:
+        token = RefreshToken(id=uuid.uuid4(), family_id=family_id, token_hash=token_hash)
+        token.used_at = None
+        self.tokens[token.id] = token
+        return token
+
+    def find(self, token_hash: str) -> tuple[RefreshToken, RefreshFamily] | None:
+        for token in self.tokens.values():
+            if token.token_hash == token_hash:
+                return token, self.families[token.family_id]
+        return None
+
+    def claim(self, token_id: uuid.UUID) -> bool:
+        token = self.tokens[token_id]
+        if token.used_at is not None:
+            return False
+        token.used_at = utcnow()
+        return True
+
+    def revoke_family_now(self, family_id: uuid.UUID, *, reason: str) -> None:
+        self.revoke_family(family_id, reason=reason)
+
+    def revoke_family(self, family_id: uuid.UUID, *, reason: str) -> None:
+        family = self.families[family_id]
+        if family.revoked_at is None:
+            family.revoked_at, family.revoked_reason = utcnow(), reason
+
+    def revoke_all_of_user(self, user_id: uuid.UUID, *, reason: str) -> None:
+        for family in list(self.families.values()):
+            if family.user_id == user_id:
+                self.revoke_family(family.id, reason=reason)

@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import json
 import random
+import time
 import weakref
 from pathlib import Path
 from typing import Any
@@ -60,7 +61,7 @@ def sign(
     )
 
 
-def rejection(service: TokenService, token: str, now: int = NOW) -> str:
+def rejection(service: TokenService, token: Any, now: int | None = NOW) -> str:
     with pytest.raises(InvalidToken) as caught:
         service.verify_access_token(token, now=now)
     return caught.value.reason
@@ -274,51 +275,148 @@ def test_an_exp_of_nan_does_not_make_a_token_immortal(
     assert rejection(service, token) == "invalid_exp"
 
 
-def test_attacker_input_of_any_shape_only_ever_raises_invalid_token(
+def test_attacker_input_of_any_shape_only_ever_raises_invalid_token_with_its_reason(
     service: TokenService,
 ) -> None:
     valid = service.issue_access_token("user-1", ["tasks:read"], now=NOW).token
     header, payload, signature = valid.split(".")
     rng = random.Random(9068)
     alphabet = 'ABCxyz019-_.=+/ \t\n\x00é€😀{}[]":,'
-    samples: list[Any] = [
-        "",
-        ".",
-        "..",
-        "...",
-        "a.b",
-        "a.b.c.d",
-        f"{header}.{payload}",
-        f"{header}.{payload}.{signature}.{signature}",
-        f"{header}..{signature}",
-        f"{header}.{payload}.",
-        f".{payload}.{signature}",
-        f"{header}.{payload}.{signature}=",
-        f"{header}.{payload}.{signature[:-2]}",
-        valid + "A",
-        valid.replace(".", "..", 1),
-        "x" * 10_000_000,
-        f"{header}.{'A' * 200_000}.{signature}",
-        f"{b64json([['alg', 'ES256']])}.{payload}.{signature}",
-        f"{b64json('alg')}.{payload}.{signature}",
-        f"{b64json(1)}.{payload}.{signature}",
-        f"{b64(b'{' * 5000)}.{payload}.{signature}",
-        f"{b64(b'[' * 100_000)}.{payload}.{signature}",
-        f"{b64json({'alg': 'ES256', 'kid': 7, 'typ': 'at+jwt'})}.{payload}.{signature}",
-        f"{b64json({'alg': 'ES256', 'kid': [], 'typ': 'at+jwt'})}.{payload}.{signature}",
-        f"{b64json({'alg': ['ES256'], 'kid': 'k', 'typ': 'at+jwt'})}.{payload}.{signature}",
-        b64(bytes([0xFF, 0xFE])) + f".{payload}.{signature}",
-        None,
-        b"bytes.are.wrong",
-        12,
+    unknown_kid = b64json({"alg": "ES256", "kid": "not-in-the-ring", "typ": "at+jwt"})
+    expected: list[tuple[Any, str]] = [
+        ("", "malformed"),
+        (".", "malformed"),
+        ("..", "malformed"),
+        ("...", "malformed"),
+        ("a.b", "malformed"),
+        ("a.b.c.d", "malformed"),
+        (f"{header}.{payload}", "malformed"),
+        (f"{header}.{payload}.{signature}.{signature}", "malformed"),
+        # Four well-formed segments are refused before the key is looked up.
+        (f"{unknown_kid}.{payload}.{signature}.{signature}", "malformed"),
+        (f"{unknown_kid}.{payload}", "malformed"),
+        (f"{header}..{signature}", "malformed"),
+        (f"{header}.{payload}.", "malformed"),
+        (f".{payload}.{signature}", "malformed"),
+        (f"{header}.{payload}.{signature}=", "malformed"),
+        (f"{header}.{payload}.{signature[:-2]}", "bad_signature"),
+        (valid + "A", "bad_signature"),
+        (valid.replace(".", "..", 1), "malformed"),
+        ("x" * 10_000_000, "too_large"),
+        (f"{header}.{'A' * 200_000}.{signature}", "too_large"),
+        (f"{b64json([['alg', 'ES256']])}.{payload}.{signature}", "malformed"),
+        (f"{b64json('alg')}.{payload}.{signature}", "malformed"),
+        (f"{b64json(1)}.{payload}.{signature}", "malformed"),
+        (f"{b64(b'{' * 5000)}.{payload}.{signature}", "malformed"),
+        (f"{b64(b'[' * 100_000)}.{payload}.{signature}", "too_large"),
+        (
+            f"{b64json({'alg': 'ES256', 'kid': 7, 'typ': 'at+jwt'})}.{payload}.{signature}",
+            "missing_kid",
+        ),
+        (
+            f"{b64json({'alg': 'ES256', 'kid': [], 'typ': 'at+jwt'})}.{payload}.{signature}",
+            "missing_kid",
+        ),
+        (
+            f"{b64json({'alg': 'ES256', 'kid': '', 'typ': 'at+jwt'})}.{payload}.{signature}",
+            "missing_kid",
+        ),
+        (
+            f"{b64json({'alg': ['ES256'], 'kid': 'k', 'typ': 'at+jwt'})}.{payload}.{signature}",
+            "unsupported_alg",
+        ),
+        (b64(bytes([0xFF, 0xFE])) + f".{payload}.{signature}", "malformed"),
+        ("tëst.a.b", "malformed"),
+        (None, "malformed"),
+        (b"bytes.are.wrong", "malformed"),
+        (12, "malformed"),
     ]
-    samples += [valid[:cut] for cut in range(len(valid))]
-    samples += [
-        "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 400))) for _ in range(500)
+    # Cut anywhere up to the signature: malformed; inside the signature: a bad signature.
+    last_dot = valid.rindex(".")
+    expected += [
+        (valid[:cut], "malformed" if cut <= last_dot + 1 else "bad_signature")
+        for cut in range(len(valid))
     ]
-    for sample in samples:
-        with pytest.raises(InvalidToken):
-            service.verify_access_token(sample, now=NOW)
+    expected += [
+        ("".join(rng.choice(alphabet) for _ in range(rng.randint(0, 400))), "malformed")
+        for _ in range(500)
+    ]
+    wrong = [
+        (repr(sample)[:80], reason, got)
+        for sample, reason in expected
+        if (got := rejection(service, sample)) != reason
+    ]
+    assert wrong == []
+
+
+def test_the_size_cap_is_8_kib_exactly(service: TokenService) -> None:
+    header, _, signature = service.issue_access_token("user-1", [], now=NOW).token.split(".")
+    filler = 8192 - len(header) - len(signature) - 2
+    at_cap = f"{header}.{'A' * filler}.{signature}"
+    assert len(at_cap) == 8192
+    # At the cap the token is read (and its signature fails); one more character is refused.
+    assert rejection(service, at_cap) == "bad_signature"
+    assert rejection(service, f"{header}.{'A' * (filler + 1)}.{signature}") == "too_large"
+
+
+def test_the_reason_is_the_exceptions_message() -> None:
+    assert str(InvalidToken("expired")) == "expired"
+    assert InvalidToken("expired").reason == "expired"
+
+
+@pytest.mark.parametrize(("ttl", "leeway"), [(0, 30), (-1, 30), (900, -1)])
+def test_a_service_needs_a_positive_ttl_and_a_leeway_not_negative(
+    source: KeyRingSource, ttl: int, leeway: int
+) -> None:
+    with pytest.raises(ValueError) as raised:
+        TokenService(
+            source, issuer=ISSUER, audience=AUDIENCE, access_token_ttl_s=ttl, leeway_s=leeway
+        )
+    assert str(raised.value) == "access_token_ttl_s must be positive and leeway_s not negative."
+
+
+def test_the_smallest_ttl_and_no_leeway_are_honoured(
+    source: KeyRingSource, ring_path: Path
+) -> None:
+    strict = TokenService(
+        source, issuer=ISSUER, audience=AUDIENCE, access_token_ttl_s=1, leeway_s=0
+    )
+    assert (strict.issuer, strict.audience) == (ISSUER, AUDIENCE)
+    assert (strict.access_token_ttl_s, strict.leeway_s) == (1, 0)
+    issued = strict.issue_access_token("user-1", [], now=NOW)
+    assert issued.expires_at == NOW + 1
+    assert strict.verify_access_token(issued.token, now=NOW).expires_at == NOW + 1
+    # No leeway: expired the second it reaches exp (the default service allows 30 s more).
+    assert rejection(strict, issued.token, now=NOW + 1) == "expired"
+    default = TokenService(source, issuer=ISSUER, audience=AUDIENCE)
+    assert (default.access_token_ttl_s, default.leeway_s) == (900, 30)
+
+
+def test_without_now_the_clock_is_used_to_issue_and_to_verify(service: TokenService) -> None:
+    before = int(time.time())
+    issued = service.issue_access_token("user-1", ["tasks:read"])
+    after = int(time.time())
+    principal = service.verify_access_token(issued.token)
+    assert before + 900 <= principal.expires_at <= after + 900
+    assert before <= principal.claims["iat"] <= after
+    assert principal.claims["nbf"] == principal.claims["iat"]
+    assert (
+        rejection(service, service.issue_access_token("u", [], now=before - 3600).token, now=None)
+        == "expired"
+    )
+
+
+def test_an_empty_subject_is_refused_at_issue(service: TokenService) -> None:
+    with pytest.raises(ValueError) as raised:
+        service.issue_access_token("", ["tasks:read"])
+    assert str(raised.value) == "An access token needs a subject."
+
+
+def test_a_token_without_a_scope_claim_has_no_scopes(
+    service: TokenService, ring_path: Path
+) -> None:
+    principal = service.verify_access_token(sign(ring_path, good_claims(scope=None)), now=NOW)
+    assert principal.scopes == frozenset()
 
 
 def test_the_reason_never_echoes_the_token(service: TokenService, ring_path: Path) -> None:

@@ -1,0 +1,271 @@
+"""The auth service's rules against in-memory repositories and a real token service."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+import uuid
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from argon2 import PasswordHasher
+
+from app.common.auth import Authenticator, Denylist
+from app.common.errors import EmailAlreadyRegistered, InvalidGrant
+from app.common.orm import utcnow
+from app.modules.auth import schemas as s
+from app.modules.auth.service import AuthServiceImpl, hash_refresh_token
+from app.modules.components import Credentials, RefreshRequest, Registration, TokenPair
+from runtime.auth import KeyRing, KeyRingSource, Principal, TokenService
+from runtime.passwords import Passwords
+from tests.unit.app.fakes import FakeRefreshTokenRepo, FakeUserRepo
+
+PASSWORD = "a long enough passphrase"
+ACCESS_TTL_S = 900
+REFRESH_TTL_S = 86_400
+# WHY: the cheapest argon2 parameters; these tests check the rules, not the hash's cost.
+CHEAP = {"memory_kib": 8, "time_cost": 1, "parallelism": 1}
+
+
+@pytest.fixture
+def keys(tmp_path: Path) -> KeyRingSource:
+    KeyRing.generate(tmp_path / "ring.json")
+    return KeyRingSource(tmp_path / "ring.json", check_interval_s=0)
+
+
+@pytest.fixture
+def auth(keys: KeyRingSource) -> AuthServiceImpl:
+    tokens = TokenService(
+        keys, issuer="https://issuer.test", audience="api", access_token_ttl_s=ACCESS_TTL_S
+    )
+    return AuthServiceImpl(
+        users=FakeUserRepo(),  # type: ignore[arg-type]
+        refresh_tokens=FakeRefreshTokenRepo(),  # type: ignore[arg-type]
+        passwords=Passwords(**CHEAP),
+        authenticator=Authenticator(tokens, Denylist(None), keys),
+        refresh_token_ttl_s=REFRESH_TTL_S,
+    )
+
+
+def register(auth: AuthServiceImpl, email: str = "Ada@Example.com") -> s.Register201:
+    return auth.register(
+        s.RegisterRequest(body=Registration.model_validate({"email": email, "password": PASSWORD}))
+    )
+
+
+def login(
+    auth: AuthServiceImpl, email: str = "ada@example.com", password: str = PASSWORD
+) -> TokenPair:
+    body = Credentials.model_validate({"email": email, "password": password})
+    return auth.create_token(s.CreateTokenRequest(body=body)).body
+
+
+def refresh(auth: AuthServiceImpl, token: str) -> TokenPair:
+    request = s.RefreshTokenRequest(body=RefreshRequest(refresh_token=token))
+    return auth.refresh_token(request).body
+
+
+def principal(auth: AuthServiceImpl, pair: TokenPair) -> Principal:
+    return auth.authenticator.tokens.verify_access_token(pair.access_token)
+
+
+def invalid_grant(call: object, message: str) -> None:
+    assert callable(call)
+    with pytest.raises(InvalidGrant) as raised:
+        call()
+    assert raised.value.detail == message
+    assert raised.value.status == 401
+
+
+WRONG_LOGIN = "The e-mail address or the password is wrong."
+WRONG_REFRESH = "The refresh token is not valid."
+
+
+def test_the_refresh_token_hash_is_its_sha256() -> None:
+    assert hash_refresh_token("abc") == hashlib.sha256(b"abc").hexdigest()
+
+
+def test_register_stores_a_lower_cased_address_and_a_hash_and_says_where_the_user_is(
+    auth: AuthServiceImpl,
+) -> None:
+    created = register(auth)
+    assert created.status_code == 201
+    assert created.headers.location == "/api/v1/users/me"
+    assert created.body.email == "ada@example.com"
+    (user,) = auth.users.rows.values()  # type: ignore[attr-defined]
+    assert user.email == "ada@example.com"
+    assert user.password_hash != PASSWORD
+    assert auth.passwords.verify(user.password_hash, PASSWORD).ok
+
+
+def test_an_address_registered_twice_in_any_case_or_in_a_race_is_a_conflict(
+    auth: AuthServiceImpl,
+) -> None:
+    register(auth)
+    with pytest.raises(EmailAlreadyRegistered) as raised:
+        register(auth, "ADA@example.COM")
+    assert raised.value.detail == "An account with this e-mail address exists."
+    auth.users.taken_on_insert = True  # type: ignore[attr-defined]
+    with pytest.raises(EmailAlreadyRegistered) as raced:
+        register(auth, "grace@example.com")
+    assert raced.value.detail == "An account with this e-mail address exists."
+
+
+def test_a_login_returns_a_bearer_pair_whose_access_token_lasts_its_ttl(
+    auth: AuthServiceImpl,
+) -> None:
+    register(auth)
+    before = int(time.time())
+    pair = login(auth, "ADA@example.com")
+    after = int(time.time())
+    assert pair.token_type == "Bearer"
+    assert ACCESS_TTL_S - (after - before) - 1 <= pair.expires_in <= ACCESS_TTL_S
+    who = principal(auth, pair)
+    (user,) = auth.users.rows.values()  # type: ignore[attr-defined]
+    assert who.subject == str(user.id)
+    assert who.scopes == frozenset({"projects"}) and pair.scope == "projects"
+    assert before + ACCESS_TTL_S <= who.expires_at <= after + ACCESS_TTL_S
+
+
+def test_a_login_starts_a_family_that_ends_after_the_refresh_ttl(auth: AuthServiceImpl) -> None:
+    register(auth)
+    before = utcnow()
+    pair = login(auth)
+    found = auth.refresh_tokens.find(hash_refresh_token(pair.refresh_token))
+    assert found is not None
+    token, family = found
+    assert token.family_id == family.id and token.used_at is None
+    assert family.user_id == next(iter(auth.users.rows))  # type: ignore[attr-defined]
+    lifetime = family.expires_at - before
+    assert timedelta(seconds=REFRESH_TTL_S) <= lifetime <= timedelta(seconds=REFRESH_TTL_S + 5)
+    # Only the digest is kept.
+    assert auth.refresh_tokens.find(pair.refresh_token) is None
+
+
+def test_an_administrator_gets_the_admin_scope(auth: AuthServiceImpl) -> None:
+    register(auth)
+    next(iter(auth.users.rows.values())).role = "admin"  # type: ignore[attr-defined]
+    pair = login(auth)
+    assert pair.scope == "projects admin"
+    assert principal(auth, pair).scopes == frozenset({"projects", "admin"})
+
+
+def test_a_wrong_password_an_unknown_account_and_a_disabled_one_get_one_answer(
+    auth: AuthServiceImpl,
+) -> None:
+    register(auth)
+    invalid_grant(lambda: login(auth, password="not the passphrase"), WRONG_LOGIN)
+    invalid_grant(lambda: login(auth, email="nobody@example.com"), WRONG_LOGIN)
+    next(iter(auth.users.rows.values())).is_disabled = True  # type: ignore[attr-defined]
+    invalid_grant(lambda: login(auth), WRONG_LOGIN)
+
+
+def test_a_hash_made_with_weaker_parameters_is_upgraded_at_login(auth: AuthServiceImpl) -> None:
+    register(auth)
+    user = next(iter(auth.users.rows.values()))  # type: ignore[attr-defined]
+    weak = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1, salt_len=8).hash(PASSWORD)
+    assert auth.passwords.verify(weak, PASSWORD).needs_rehash
+    user.password_hash = weak
+    login(auth)
+    assert user.password_hash != weak
+    assert not auth.passwords.verify(user.password_hash, PASSWORD).needs_rehash
+    login(auth)
+
+
+def test_a_refresh_rotates_within_the_same_family(auth: AuthServiceImpl) -> None:
+    register(auth)
+    first = login(auth)
+    second = refresh(auth, first.refresh_token)
+    assert second.refresh_token != first.refresh_token
+    assert second.token_type == "Bearer"
+    assert ACCESS_TTL_S - 5 <= second.expires_in <= ACCESS_TTL_S
+    old = auth.refresh_tokens.find(hash_refresh_token(first.refresh_token))
+    new = auth.refresh_tokens.find(hash_refresh_token(second.refresh_token))
+    assert old is not None and new is not None
+    assert old[0].used_at is not None and new[0].used_at is None
+    assert old[1].id == new[1].id
+    assert principal(auth, second).subject == principal(auth, first).subject
+
+
+def test_a_reused_refresh_token_ends_the_whole_login(auth: AuthServiceImpl) -> None:
+    register(auth)
+    first = login(auth)
+    second = refresh(auth, first.refresh_token)
+    invalid_grant(lambda: refresh(auth, first.refresh_token), WRONG_REFRESH)
+    family = auth.refresh_tokens.find(hash_refresh_token(second.refresh_token))[1]  # type: ignore[index]
+    assert family.revoked_at is not None and family.revoked_reason == "reuse"
+    invalid_grant(lambda: refresh(auth, second.refresh_token), WRONG_REFRESH)
+
+
+def test_an_unknown_expired_or_revoked_refresh_token_is_refused(auth: AuthServiceImpl) -> None:
+    register(auth)
+    invalid_grant(lambda: refresh(auth, "unknown"), WRONG_REFRESH)
+    expired = login(auth)
+    auth.refresh_tokens.find(hash_refresh_token(expired.refresh_token))[1].expires_at = utcnow()  # type: ignore[index]
+    invalid_grant(lambda: refresh(auth, expired.refresh_token), WRONG_REFRESH)
+    revoked = login(auth)
+    family = auth.refresh_tokens.find(hash_refresh_token(revoked.refresh_token))[1]  # type: ignore[index]
+    auth.refresh_tokens.revoke_family(family.id, reason="test")
+    invalid_grant(lambda: refresh(auth, revoked.refresh_token), WRONG_REFRESH)
+    # Neither refusal used the token: it was never claimed.
+    assert auth.refresh_tokens.find(hash_refresh_token(revoked.refresh_token))[0].used_at is None  # type: ignore[index]
+
+
+def test_a_refresh_for_a_disabled_or_deleted_user_is_refused(auth: AuthServiceImpl) -> None:
+    register(auth)
+    user = next(iter(auth.users.rows.values()))  # type: ignore[attr-defined]
+    pair = login(auth)
+    user.is_disabled = True
+    invalid_grant(lambda: refresh(auth, pair.refresh_token), WRONG_REFRESH)
+    user.is_disabled = False
+    pair = login(auth)
+    del auth.users.rows[user.id]  # type: ignore[attr-defined]
+    invalid_grant(lambda: refresh(auth, pair.refresh_token), WRONG_REFRESH)
+
+
+def test_logout_ends_the_callers_login_and_denylists_the_access_token(
+    auth: AuthServiceImpl,
+) -> None:
+    register(auth)
+    pair = login(auth)
+    caller = principal(auth, pair)
+    done = auth.logout(
+        s.LogoutRequest(body=RefreshRequest(refresh_token=pair.refresh_token), caller=caller)
+    )
+    assert done.status_code == 204
+    family = auth.refresh_tokens.find(hash_refresh_token(pair.refresh_token))[1]  # type: ignore[index]
+    assert family.revoked_reason == "logout"
+    assert auth.authenticator.denylist.is_revoked(caller.token_id)
+    invalid_grant(lambda: refresh(auth, pair.refresh_token), WRONG_REFRESH)
+
+
+def test_logout_with_someone_elses_refresh_token_leaves_their_login_alone(
+    auth: AuthServiceImpl,
+) -> None:
+    register(auth)
+    register(auth, "grace@example.com")
+    ada, grace = login(auth), login(auth, "grace@example.com")
+    caller = principal(auth, ada)
+    auth.logout(
+        s.LogoutRequest(body=RefreshRequest(refresh_token=grace.refresh_token), caller=caller)
+    )
+    assert refresh(auth, grace.refresh_token).token_type == "Bearer"
+    assert auth.authenticator.denylist.is_revoked(caller.token_id)
+    assert not auth.authenticator.denylist.is_revoked(principal(auth, grace).token_id)
+
+
+def test_jwks_publishes_the_rings_public_keys(auth: AuthServiceImpl) -> None:
+    jwks = auth.get_jwks(s.GetJwksRequest()).body.model_dump(exclude_none=True)
+    expected = auth.authenticator.keys.current().public_jwks(int(time.time()))
+    assert jwks == expected
+    assert all("d" not in key for key in jwks["keys"])
+    assert {key["kid"] for key in jwks["keys"]} >= {auth.authenticator.keys.current().active_kid}
+
+
+def test_an_unknown_user_id_in_a_family_is_refused(auth: AuthServiceImpl) -> None:
+    family = auth.refresh_tokens.start_family(
+        user_id=uuid.uuid4(), expires_at=utcnow() + timedelta(hours=1)
+    )
+    auth.refresh_tokens.add_token(family_id=family.id, token_hash=hash_refresh_token("orphan"))
+    invalid_grant(lambda: refresh(auth, "orphan"), WRONG_REFRESH)
