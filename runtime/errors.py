@@ -40,16 +40,18 @@ class Problem(Exception):
         title: str | None = None,
         kind: str | None = None,
     ) -> None:
-        super().__init__(detail or self.title)
-        self.detail = detail
-        self.errors = tuple(errors)
-        self.headers = dict(headers or {})
         if status is not None:
             self.status = status  # type: ignore[misc]
         if title is not None:
             self.title = title  # type: ignore[misc]
         if kind is not None:
             self.kind = kind  # type: ignore[misc]
+        # WHY after the overrides: a framework 404 without detail must not read (in logs and
+        # tracebacks) as the class default "Internal Server Error".
+        super().__init__(detail or self.title)
+        self.detail = detail
+        self.errors = tuple(errors)
+        self.headers = dict(headers or {})
 
     @property
     def type(self) -> str:

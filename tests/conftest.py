@@ -56,8 +56,11 @@ def _restore_logging() -> Iterator[None]:
                 logger.addHandler(handler)
         logger.setLevel(level)
         logger.propagate, logger.disabled = propagate, disabled
-    structlog.configure(**structlog_config)
-    runtime_logging._native_chain[:] = chain
+    # WHY only once configured: loggers cached on first use hold the chain list itself, so
+    # emptying it back to "never configured" would leave them with no renderer at all.
+    if chain:
+        structlog.configure(**structlog_config)
+        runtime_logging._native_chain[:] = chain
 
 
 def unavailable(what: str, error: Exception) -> None:

@@ -6,7 +6,9 @@ from runtime.errors import (
     TYPE_BASE,
     FieldError,
     NotFound,
+    Problem,
     ServiceUnavailable,
+    TooManyRequests,
     ValidationProblem,
     problem_for_status,
 )
@@ -44,3 +46,62 @@ def test_framework_statuses_get_stable_types() -> None:
         {"Allow": "GET"},
     )
     assert problem_for_status(418).kind == "http-error"
+
+
+def test_a_framework_problem_keeps_its_title_and_detail() -> None:
+    problem = problem_for_status(405, "Use GET.", headers={"Allow": "GET"})
+    assert problem.to_dict() == {
+        "type": TYPE_BASE + "method-not-allowed",
+        "title": "Method Not Allowed",
+        "status": 405,
+        "detail": "Use GET.",
+    }
+    assert str(problem) == "Use GET."
+    unknown = problem_for_status(418)
+    assert unknown.to_dict() == {
+        "type": TYPE_BASE + "http-error",
+        "title": "HTTP Error",
+        "status": 418,
+    }
+    assert str(unknown) == "HTTP Error"
+
+
+def test_a_problem_without_detail_reads_as_its_title_and_with_one_as_the_detail() -> None:
+    assert str(NotFound()) == "Not Found"
+    assert "detail" not in NotFound().to_dict()
+    assert str(NotFound("There is no project 1.")) == "There is no project 1."
+    custom = Problem("Teapot.", status=418, title="I'm a Teapot", kind="teapot")
+    assert (custom.status, custom.title, custom.type) == (418, "I'm a Teapot", TYPE_BASE + "teapot")
+    # The class defaults stay untouched by an instance's overrides.
+    assert (Problem.status, Problem.title, Problem.kind) == (
+        500,
+        "Internal Server Error",
+        "internal-error",
+    )
+
+
+def test_the_validation_detail_counts_fields_in_the_singular_and_plural() -> None:
+    one = ValidationProblem(errors=[FieldError("#/a", "x")])
+    two = ValidationProblem(errors=[FieldError("#/a", "x"), FieldError("#/b", "y")])
+    assert (one.detail, two.detail) == (
+        "1 invalid field; see errors.",
+        "2 invalid fields; see errors.",
+    )
+    assert ValidationProblem().detail == "0 invalid fields; see errors."
+    assert ValidationProblem("Bad page token.").detail == "Bad page token."
+
+
+def test_too_many_requests_says_when_to_retry_and_never_in_zero_seconds() -> None:
+    problem = TooManyRequests("Slow down.", retry_after=12)
+    assert problem.headers == {"Retry-After": "12"}
+    assert problem.to_dict()["detail"] == "Slow down."
+    assert TooManyRequests(retry_after=0).headers == {"Retry-After": "1"}
+    assert TooManyRequests(retry_after=1).headers == {"Retry-After": "1"}
+    assert TooManyRequests(retry_after=-5).headers == {"Retry-After": "1"}
+    assert (TooManyRequests.status, TooManyRequests.kind) == (429, "too-many-requests")
+
+
+def test_service_unavailable_keeps_its_detail_and_defaults_to_five_seconds() -> None:
+    problem = ServiceUnavailable("Down for maintenance.")
+    assert problem.headers == {"Retry-After": "5"}
+    assert problem.to_dict()["detail"] == "Down for maintenance."

@@ -333,3 +333,160 @@ def test_behind_connexion_routing_and_security_the_policy_and_caller_are_found()
         assert client.get("/api/v1/me", headers=as_u1).status_code == 200
         assert client.get("/api/v1/me", headers=as_u1).status_code == 429
         assert client.get("/api/v1/me", headers={"Authorization": "Bearer u2"}).status_code == 200
+
+
+def test_every_method_of_a_path_is_read_past_an_exempt_or_unlimited_one() -> None:
+    document = {
+        "paths": {
+            "/a": {
+                "get": {"operationId": "exempt", "x-rate-limit": False},
+                "put": "not an operation",
+                "post": {"operationId": "unlimited"},
+                "delete": {"operationId": "limited", "x-rate-limit": {"limit": "1/second"}},
+            },
+            "/b": "not a path item",
+            "/c": {"patch": {"operationId": "also", "x-rate-limit": {"limit": "2/second"}}},
+        },
+    }
+    policies = policies_from_spec(document)
+    assert sorted(policies) == ["also", "limited"]
+    assert policies["limited"][0].header == "1;w=1"
+
+
+def test_the_document_default_false_or_absent_limits_nothing() -> None:
+    document: dict[str, Any] = {"paths": {"/a": {"get": {"operationId": "a"}}}}
+    assert policies_from_spec(document) == {}
+    assert policies_from_spec({**document, "x-rate-limit": False}) == {}
+    with pytest.raises(RateLimitPolicyError, match=r"^document: x-rate-limit must be a mapping"):
+        policies_from_spec({**document, "x-rate-limit": True})
+    with pytest.raises(RateLimitPolicyError, match=r"^document x-rate-limit\[1\]: "):
+        policies_from_spec({**document, "x-rate-limit": [{"limit": "1/second"}, {}]})
+
+
+def test_a_parsed_policy_has_its_key_field_and_limits() -> None:
+    (policy,) = policies_from_spec(spec(login={"limit": "5/minute", "key": "body: email "}))[
+        "login"
+    ]
+    assert (policy.key, policy.body_field, policy.fail_open) == ("body", "email", True)
+    (by_ip,) = policies_from_spec(spec(login={"limit": "5/minute"}))["login"]
+    assert (by_ip.key, by_ip.body_field) == ("ip", None)
+    (by_caller,) = policies_from_spec(spec(login={"limit": "5/minute", "key": "caller"}))["login"]
+    assert (by_caller.key, by_caller.body_field) == ("caller", None)
+
+
+def test_a_bad_policy_message_names_the_fields_and_the_notation() -> None:
+    with pytest.raises(RateLimitPolicyError) as unknown:
+        policies_from_spec(spec(login={"limit": "1/minute", "burst": 3, "amount": 1}))
+    assert str(unknown.value) == (
+        "operation 'login': x-rate-limit has unknown field(s) amount, burst; "
+        "expected 'limit', 'key', 'fail'."
+    )
+    with pytest.raises(RateLimitPolicyError) as bad_limit:
+        policies_from_spec(spec(login={"limit": 10}))
+    assert str(bad_limit.value) == (
+        "operation 'login': x-rate-limit.limit 10 is not a rate limit; write e.g. "
+        '"10/minute" or "5/second;100/hour" (the limits library notation).'
+    )
+
+
+def test_anonymous_callers_are_counted_per_address_not_in_one_bucket() -> None:
+    app = limited(Echo(), me={"limit": "1/minute", "key": "caller"})
+    assert call(app, operation="me", ip="10.0.0.1").status == 200
+    assert call(app, operation="me", ip="10.0.0.2").status == 200
+    assert call(app, operation="me", ip="10.0.0.1").status == 429
+
+
+def test_a_caller_known_only_by_its_token_is_keyed_by_the_subject() -> None:
+    async def token_only(scope: Scope, receive: Receive, send: Send) -> None:
+        scope["extensions"]["connexion_context"] = {"token_info": {"sub": "u7"}}
+        await inner(scope, receive, send)
+
+    inner = RateLimitMiddleware(
+        Echo(),
+        policies=policies_from_spec(spec(me={"limit": "1/minute", "key": "caller"})),
+        storage_url=None,
+    )
+    app = routed(token_only)
+    assert call(app, operation="me", ip="10.0.0.1").status == 200
+    assert call(app, operation="me", ip="10.0.0.2").status == 429
+
+
+def test_a_request_without_a_peer_address_is_still_counted() -> None:
+    app = limited(Echo(), login={"limit": "1/minute"})
+    scope: Scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/api/v1/login",
+        "headers": [(b"x-test-operation", b"login")],
+        "state": {"request_id": "req-1"},
+    }
+    assert drive(app, dict(scope)).status == 200
+    assert drive(app, dict(scope, headers=list(scope["headers"]))).status == 429
+
+
+def test_two_policies_of_one_operation_keep_separate_counters() -> None:
+    twice = [{"limit": "2/minute", "key": "ip"}, {"limit": "2/minute", "key": "ip"}]
+    app = limited(Echo(), login=twice)
+    assert [call(app).status for _ in range(3)] == [200, 200, 429]
+
+
+def test_the_app_s_own_headers_are_kept_and_the_limits_added() -> None:
+    async def with_headers(scope: Scope, receive: Receive, send: Send) -> None:
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 201,
+                "headers": [(b"location", b"/x"), (b"ratelimit", b"app's own")],
+            }
+        )
+        await send({"type": "http.response.body", "body": b""})
+
+    reply = call(limited(with_headers, login={"limit": "5/minute"}))
+    assert reply.status == 201
+    assert reply.headers["location"] == "/x"
+    assert reply.headers["ratelimit"] == "app's own"
+    assert reply.headers["ratelimit-policy"] == "5;w=60"
+
+
+def test_a_429_says_retry_after_the_window_resets() -> None:
+    app = limited(Echo(), login={"limit": "1/second"})
+    call(app)
+    reply = call(app)
+    assert reply.status == 429
+    assert reply.headers["retry-after"] == "1"
+    assert reply.json()["detail"] == "Too many requests; retry in 1 s."
+    assert reply.json()["title"] == "Too Many Requests"
+
+
+def test_an_error_downstream_keeps_its_own_headers_beside_the_limits() -> None:
+    async def invalid(scope: Scope, receive: Receive, send: Send) -> None:
+        raise ValidationProblem("bad", errors=[]) from None
+
+    async def with_own(scope: Scope, receive: Receive, send: Send) -> None:
+        problem = ValidationProblem("bad")
+        problem.headers = {"X-Own": "1"}
+        raise problem
+
+    app = limited(with_own, login={"limit": "5/minute"})
+    with pytest.raises(ValidationProblem) as raised:
+        call(app)
+    assert raised.value.headers["X-Own"] == "1"
+    assert raised.value.headers["ratelimit"].startswith("limit=5, remaining=4, reset=")
+    app = limited(invalid, login={"limit": "5/minute"})
+    with pytest.raises(ValidationProblem) as bare:
+        call(app)
+    assert bare.value.headers["ratelimit-policy"] == "5;w=60"
+
+
+@pytest.mark.parametrize("url", ["redis://h:6379/0", "rediss://h:6380/0", "unix:///tmp/r.sock"])
+def test_redis_urls_of_every_scheme_are_accepted(url: str) -> None:
+    assert RateLimitMiddleware(Echo(), policies={}, storage_url=url).namespace == "rl"
+
+
+def test_an_unsupported_storage_url_is_refused_saying_what_to_give() -> None:
+    with pytest.raises(ValueError) as raised:
+        RateLimitMiddleware(Echo(), policies={}, storage_url="memcached://h:1:2")
+    assert str(raised.value) == (
+        "Rate limit storage URL scheme 'memcached' is not supported; give a redis://, "
+        "rediss:// or unix:// URL, or None to count in memory."
+    )
