@@ -4,10 +4,18 @@ import asyncio
 from collections.abc import AsyncGenerator
 
 import pytest
+from connexion.json_schema import Draft4RequestValidator
 from jsonschema import Draft4Validator
 
 from runtime.errors import MalformedRequest, ValidationProblem
-from runtime.validation import AllErrorsJSONBodyValidator, collect_errors, pointer
+from runtime.validation import (
+    AllErrorsJSONBodyValidator,
+    JSONResponseValidator,
+    _parameter_errors,
+    collect_errors,
+    compiled,
+    pointer,
+)
 
 SCHEMA = {
     "type": "object",
@@ -87,3 +95,126 @@ def test_a_body_in_another_charset_is_decoded_first() -> None:
 
 def test_pointer_escapes_slash_and_tilde() -> None:
     assert pointer("#", ["a/b", "c~d", 0]) == "#/a~1b/c~0d/0"
+
+
+@pytest.mark.parametrize(
+    ("schema", "value", "message"),
+    [
+        ({"type": "string"}, 1, "must be of type string"),
+        ({"type": ["string", "null"]}, 1, "must be of type string or null"),
+        ({"enum": ["a", 1]}, "b", 'must be one of: "a", 1'),
+        ({"minLength": 2}, "a", "must be at least 2 characters long"),
+        ({"minLength": 1}, "", "must be at least 1 character long"),
+        ({"maxLength": 1}, "ab", "must be at most 1 character long"),
+        ({"maxLength": 2}, "abc", "must be at most 2 characters long"),
+        ({"pattern": "^a$"}, "b", "must match the pattern ^a$"),
+        ({"format": "email"}, "no-at-sign", "must be a valid email"),
+        ({"minimum": 3}, 1, "must be at least 3"),
+        ({"maximum": 3}, 5, "must be at most 3"),
+        ({"multipleOf": 2}, 3, "must be a multiple of 2"),
+        ({"minItems": 2}, [1], "must have at least 2 items"),
+        ({"minItems": 1}, [], "must have at least 1 item"),
+        ({"maxItems": 1}, [1, 2], "must have at most 1 item"),
+        ({"maxItems": 2}, [1, 2, 3], "must have at most 2 items"),
+        ({"uniqueItems": True}, [1, 1], "must not contain the same item twice"),
+        ({"minProperties": 1}, {}, "must have at least 1 field"),
+        ({"minProperties": 2}, {"a": 1}, "must have at least 2 fields"),
+        ({"maxProperties": 1}, {"a": 1, "b": 2}, "must have at most 1 field"),
+        (
+            {"oneOf": [{"type": "string"}, {"minLength": 1}]},
+            "a",
+            "must match exactly one of the allowed shapes",
+        ),
+        ({"anyOf": [{"type": "string"}]}, 1, "must match one of the allowed shapes"),
+        ({"not": {"type": "string"}}, "a", "does not satisfy the 'not' rule"),
+    ],
+)
+def test_each_rule_is_described_without_quoting_the_value(
+    schema: dict[str, object], value: object, message: str
+) -> None:
+    errors = collect_errors(compiled(schema, Draft4Validator), value, "#/query/q")
+    assert [(e.pointer, e.detail) for e in errors] == [("#/query/q", message)]
+
+
+def test_unexpected_fields_are_each_named_and_sorted() -> None:
+    errors = collect_errors(
+        Draft4Validator(SCHEMA), {"name": "a", "size": 1, "zeta": 1, "alpha": 2}, "#"
+    )
+    assert [(e.pointer, e.detail) for e in errors] == [
+        ("#/alpha", "is not an accepted field"),
+        ("#/zeta", "is not an accepted field"),
+    ]
+
+
+def test_nested_errors_point_into_arrays() -> None:
+    errors = collect_errors(
+        Draft4Validator(SCHEMA), {"name": "a", "size": 1, "tags": ["x", 2]}, "#"
+    )
+    assert [(e.pointer, e.detail) for e in errors] == [("#/tags/1", "must be of type string")]
+
+
+def test_a_validator_is_compiled_once_per_schema_object_and_kind() -> None:
+    schema = {"type": "string"}
+    first = compiled(schema, Draft4Validator)
+    assert compiled(schema, Draft4Validator) is first
+    assert compiled({"type": "string"}, Draft4Validator) is not first
+    assert compiled(schema, Draft4RequestValidator) is not first
+    assert isinstance(compiled(schema, Draft4RequestValidator), Draft4RequestValidator)
+
+
+@pytest.mark.parametrize(
+    ("param", "value", "expected"),
+    [
+        (
+            {"name": "limit", "required": True, "schema": {"type": "string"}},
+            None,
+            [("#/query/limit", "is required")],
+        ),
+        ({"name": "limit", "schema": {"type": "string"}}, None, []),
+        (
+            {"name": "limit", "schema": {"type": "string", "maxLength": 1}},
+            "ab",
+            [("#/query/limit", "must be at most 1 character long")],
+        ),
+        (
+            {"name": "limit", "schema": {"type": "string", "nullable": True, "maxLength": 1}},
+            "null",
+            [],
+        ),
+        (
+            {"name": "limit", "type": "string", "maxLength": 1},
+            "ab",
+            [("#/query/limit", "must be at most 1 character long")],
+        ),
+    ],
+)
+def test_a_parameter_is_required_nullable_or_checked_against_its_schema(
+    param: dict[str, object], value: object, expected: list[tuple[str, str]]
+) -> None:
+    errors = _parameter_errors("query", param, value)
+    assert [(e.pointer, e.detail) for e in errors] == expected
+
+
+def test_the_response_to_head_is_not_validated_but_other_methods_are() -> None:
+    async def send(message: object) -> None:
+        pass
+
+    def validator(method: str) -> JSONResponseValidator:
+        return JSONResponseValidator(
+            {"type": "http", "method": method}, schema={"type": "object"}, encoding="utf-8"
+        )
+
+    assert validator("HEAD").wrap_send(send) is send
+    assert validator("GET").wrap_send(send) is not send
+
+
+def test_a_missing_body_may_be_allowed_when_nullable() -> None:
+    validator = AllErrorsJSONBodyValidator(
+        schema=SCHEMA, required=False, nullable=True, encoding="utf-8", strict_validation=True
+    )
+    assert validator._validate(None) is None
+    with pytest.raises(ValidationProblem) as raised:
+        body_validator()._validate(None)
+    assert [(e.pointer, e.detail) for e in raised.value.errors] == [
+        ("#", "a request body is required")
+    ]
