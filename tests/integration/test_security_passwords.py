@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from starlette.testclient import TestClient
 
+from runtime.errors import TYPE_BASE
 from runtime.passwords import Passwords
 from tests.integration.conftest import PASSWORD, register_and_login
 
@@ -41,6 +42,11 @@ def test_an_unknown_account_and_a_wrong_password_get_the_same_answer(
     assert wrong_password.status_code == 401
     assert wrong_password.headers["content-type"] == PROBLEM
     assert answer(wrong_password) == answer(unknown_account)
+    # The same answer, and the right one: a challenge and an invalid-grant problem.
+    assert wrong_password.headers["www-authenticate"] == "Bearer"
+    body = wrong_password.json()
+    assert (body["type"], body["status"]) == (TYPE_BASE + "invalid-grant", 401)
+    assert body["detail"] == "The e-mail address or the password is wrong."
     assert known["email"] not in wrong_password.text
 
 
@@ -168,6 +174,8 @@ def test_registering_an_existing_email_in_another_case_is_a_conflict(
         f"{API}/auth/register", json={"email": known["email"].upper(), "password": PASSWORD}
     )
     assert response.status_code == 409
+    assert response.headers["content-type"] == PROBLEM
+    assert response.json()["type"] == TYPE_BASE + "email-already-registered"
 
 
 SECRET = "Zq9-" + "s3cret-value-" * 12  # 160 characters: too long everywhere a password goes

@@ -9,7 +9,9 @@ import pytest
 from connexion.resolver import Resolver
 from starlette.testclient import TestClient
 
+from runtime.app import install_error_handlers
 from runtime.auth import InvalidToken, Principal, TokenService, current_principal, security_map
+from runtime.errors import PROBLEM_JSON, TYPE_BASE
 
 SPEC = """
 openapi: 3.0.3
@@ -74,6 +76,8 @@ def client(tmp_path: Path, service: TokenService, denied: set[str]) -> TestClien
     spec = tmp_path / "openapi.yaml"
     spec.write_text(SPEC)
     app = connexion.FlaskApp(__name__)
+    # The runtime's own problem handlers, as in every app built by runtime.app.build_app.
+    install_error_handlers(app)
     app.add_api(
         spec,
         security_map=security_map(verify),
@@ -108,21 +112,31 @@ def test_an_http_bearer_scheme_uses_the_same_verification(
     assert client.get("/http-bearer", headers={"Authorization": "Bearer nope"}).status_code == 401
 
 
-def test_no_authorization_header_is_a_401(client: TestClient) -> None:
-    response = client.get("/me")
+def unauthenticated(response: Any, challenge: str) -> dict[str, Any]:
+    """The 401 problem with its RFC 6750 challenge; the body, for further checks."""
     assert response.status_code == 401
+    assert response.headers["content-type"] == PROBLEM_JSON
+    assert response.headers["WWW-Authenticate"] == challenge
+    body = problem(response)
+    assert (body["status"], body["type"]) == (401, TYPE_BASE + "unauthorized")
+    return body
+
+
+def test_no_authorization_header_is_a_401(client: TestClient) -> None:
+    # No credentials sent: a bare challenge, without an error code (RFC 6750 §3.1).
+    unauthenticated(client.get("/me"), "Bearer")
 
 
 def test_basic_credentials_are_a_401(client: TestClient) -> None:
     response = client.get("/me", headers={"Authorization": "Basic dXNlcjpwYXNz"})
-    assert response.status_code == 401
+    unauthenticated(response, 'Bearer error="invalid_token"')
 
 
 def test_an_invalid_token_is_a_401_that_says_so_without_details(client: TestClient) -> None:
     response = client.get("/me", headers={"Authorization": "Bearer not.a.token"})
-    assert response.status_code == 401
-    assert problem(response)["detail"] == "The access token is invalid or expired."
-    assert response.headers["WWW-Authenticate"] == 'Bearer error="invalid_token"'
+    body = unauthenticated(response, 'Bearer error="invalid_token"')
+    assert body["detail"] == "The access token is invalid or expired."
+    assert "malformed" not in response.text
 
 
 def test_a_token_the_app_revoked_is_a_401(
@@ -131,7 +145,9 @@ def test_a_token_the_app_revoked_is_a_401(
     issued = service.issue_access_token("user-1", ["tasks:read"])
     denied.add(issued.token_id)
     response = client.get("/me", headers={"Authorization": f"Bearer {issued.token}"})
-    assert response.status_code == 401
+    body = unauthenticated(response, 'Bearer error="invalid_token"')
+    assert body["detail"] == "The access token is invalid or expired."
+    assert "revoked" not in response.text
 
 
 def test_a_valid_token_without_the_required_scope_is_a_403(
@@ -139,15 +155,21 @@ def test_a_valid_token_without_the_required_scope_is_a_403(
 ) -> None:
     response = client.get("/me", headers=bearer(service, "tasks:write"))
     assert response.status_code == 403
+    assert response.headers["WWW-Authenticate"] == 'Bearer error="insufficient_scope"'
+    body = problem(response)
+    assert (body["type"], body["status"]) == (TYPE_BASE + "forbidden", 403)
+    assert body["detail"] == "The access token lacks a scope this operation needs."
+    # The token's own scopes are not listed back.
+    assert "tasks:write" not in response.text
 
 
 def test_a_token_in_the_query_string_or_a_cookie_is_ignored(
     client: TestClient, service: TokenService
 ) -> None:
     token = bearer(service, "tasks:read")["Authorization"].removeprefix("Bearer ")
-    assert client.get("/me", params={"access_token": token}).status_code == 401
+    unauthenticated(client.get("/me", params={"access_token": token}), "Bearer")
     client.cookies.set("access_token", token)
-    assert client.get("/me").status_code == 401
+    unauthenticated(client.get("/me"), "Bearer")
 
 
 def test_a_public_operation_has_no_current_principal(
