@@ -7,6 +7,7 @@ import os
 import signal
 import socket
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,24 @@ def _read_response(sock: socket.socket, timeout_s: float = 15) -> bytes:
         data += chunk
 
 
+def _read_until(sock: socket.socket, end: bytes, timeout_s: float = 15) -> bytes:
+    sock.settimeout(timeout_s)
+    data = b""
+    while end not in data:
+        chunk = sock.recv(1)
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def _wait_for(condition: Callable[[], bool], what: str, timeout_s: float = 15) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, f"not seen within {timeout_s} s: {what}"
+        time.sleep(0.02)
+
+
 @pytest.mark.parametrize("dispatch", ["thread", "inline"])
 def test_a_request_in_flight_at_sigterm_is_answered_and_committed(
     tmp_path: Path, clean_postgres: str, clean_redis: str, dispatch: str
@@ -36,16 +55,20 @@ def test_a_request_in_flight_at_sigterm_is_answered_and_committed(
     with running_server(env, tmp_path / "server.log", workers=1) as server:
         authorization = login(server.api)["Authorization"]
         port = int(server.base_url.rsplit(":", 1)[1])
+        # WHY Expect: 100-continue: uvicorn answers "100 Continue" when the app first reads
+        # the body, which is the proof that the request is in flight inside the worker.
         head = (
             f"POST /api/v1/projects HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
             f"Authorization: {authorization}\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(body)}\r\n\r\n"
+            f"Expect: 100-continue\r\nContent-Length: {len(body)}\r\n\r\n"
         ).encode()
         with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
-            sock.sendall(head + body[:5])
-            time.sleep(0.5)  # the worker has the headers: the request is in flight
+            sock.sendall(head)
+            interim = _read_until(sock, b"\r\n\r\n")
+            assert interim.startswith(b"HTTP/1.1 100 Continue"), interim[:200]
+            sock.sendall(body[:5])
             os.killpg(server.process.pid, signal.SIGTERM)
-            time.sleep(0.5)
+            _wait_for(lambda: "Handling signal: term" in server.log(), "SIGTERM reached Gunicorn")
             sock.sendall(body[5:])
             response = _read_response(sock)
         assert server.process.wait(20) == 0, server.log()

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import os
 import threading
@@ -38,6 +39,14 @@ def scope() -> dict[str, Any]:
         "http_version": "1.1",
         "root_path": "",
     }
+
+
+async def until(event: threading.Event, timeout_s: float = 5.0) -> None:
+    """Poll ``event`` from the loop until it is set; fail at the deadline."""
+    deadline = time.monotonic() + timeout_s
+    while not event.is_set():
+        assert time.monotonic() < deadline, "the event was never set"
+        await asyncio.sleep(0.001)
 
 
 @pytest.mark.parametrize("dispatch", ["inline", "thread"])
@@ -93,13 +102,20 @@ def test_a_cancelled_request_leaves_the_loop_and_the_thread_healthy() -> None:
     release = threading.Event()
     loop_errors: list[dict[str, Any]] = []
 
+    started = threading.Event()
+
+    def slow_call() -> bool:
+        started.set()
+        return release.wait(5)
+
     async def main() -> str:
         asyncio.get_running_loop().set_exception_handler(lambda _loop, ctx: loop_errors.append(ctx))
-        slow = asyncio.ensure_future(threads.run(lambda: release.wait(5)))
-        await asyncio.sleep(0.01)
+        slow = asyncio.ensure_future(threads.run(slow_call))
+        await until(started)
         slow.cancel()
         release.set()
-        await asyncio.sleep(0.05)  # the finished call is handed back to a cancelled future
+        # WHY no sleep: the one thread hands results back in order, so by the time "next"
+        # arrives the slow call's result has already met its cancelled future.
         return await threads.run(lambda: "next")
 
     assert asyncio.run(main()) == "next"
@@ -144,12 +160,20 @@ def test_a_request_cancelled_while_queued_never_runs_its_handler() -> None:
     release = threading.Event()
     ran: list[str] = []
 
+    started = threading.Event()
+
+    def busy_call() -> bool:
+        started.set()
+        return release.wait(5)
+
     async def main() -> None:
-        busy = asyncio.ensure_future(threads.run(lambda: release.wait(5)))
+        busy = asyncio.ensure_future(threads.run(busy_call))
         queued = asyncio.ensure_future(threads.run(lambda: ran.append("queued")))
-        await asyncio.sleep(0.01)
+        await until(started)
         queued.cancel()
-        await asyncio.sleep(0.01)
+        with contextlib.suppress(asyncio.CancelledError):
+            await queued
+        assert queued.cancelled()
         release.set()
         await busy
         await threads.run(lambda: None)  # the thread has passed the cancelled job
