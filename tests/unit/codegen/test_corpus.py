@@ -12,10 +12,19 @@ import pytest
 
 from tests.unit.codegen.kit import make_project, run, tree
 
-# The corpus sits in shared/ beside the repository (CI lays a copy there too).
-CORPUS = Path(
-    os.environ.get("CODEGEN_CORPUS", Path(__file__).resolve().parents[4] / "shared" / "specs")
-)
+REPO = Path(__file__).resolve().parents[3]
+
+
+def _corpus() -> Path:
+    """``CODEGEN_CORPUS``, else shared/specs beside the clone (CI) or beside its worktree
+    folder (``/work/wt/<name>`` next to ``/work/shared``); the first that exists."""
+    if "CODEGEN_CORPUS" in os.environ:
+        return Path(os.environ["CODEGEN_CORPUS"])
+    candidates = [REPO.parent / "shared" / "specs", REPO.parent.parent / "shared" / "specs"]
+    return next((c for c in candidates if c.is_dir()), candidates[0])
+
+
+CORPUS = _corpus()
 SMALL = sorted(p.name for p in CORPUS.glob("*.y*ml") if p.stat().st_size < 30_000)
 
 
