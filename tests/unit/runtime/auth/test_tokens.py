@@ -565,3 +565,13 @@ def test_a_validly_signed_header_past_joserfcs_512_character_limit_is_rejected(
     r, s = decode_dss_signature(private_key.sign(short.encode(), ECDSA(SHA256())))
     short_token = f"{short}.{b64(r.to_bytes(32, 'big') + s.to_bytes(32, 'big'))}"
     assert service.verify_access_token(short_token, now=NOW).subject == "user-1"
+
+
+def test_a_token_of_a_retiring_key_verifies_on_the_clock_without_now(
+    service: TokenService, ring_path: Path
+) -> None:
+    # The retiring key's window is checked against the time too, so `now` must be filled in.
+    issued = service.issue_access_token("user-1", ["tasks:read"])
+    ring = KeyRing.rotate(ring_path, access_token_ttl_s=900, now=int(time.time()))
+    assert ring.retiring
+    assert service.verify_access_token(issued.token).subject == "user-1"
