@@ -115,6 +115,41 @@ def test_a_streamed_overflow_is_a_413_even_when_the_app_swallows_the_error() -> 
     assert b"oops" not in reply.body
 
 
+CHUNKED = [(b"transfer-encoding", b"chunked")]
+
+
+@dataclass
+class Seen:
+    """An app that records the headers it was given, then reads the body like Reader."""
+
+    headers: list[dict[bytes, bytes]] = field(default_factory=list)
+    reader: Reader = field(default_factory=Reader)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        self.headers.append(dict(scope["headers"]))
+        await self.reader(scope, receive, send)
+
+
+def test_a_chunked_body_reaches_the_app_whole_with_its_length_declared() -> None:
+    seen = Seen()
+    reply = call(
+        BodySizeLimitMiddleware(seen, max_bytes=10), headers=CHUNKED, chunks=(b"123", b"45")
+    )
+    assert (reply.status, seen.reader.bodies) == (200, [b"12345"])
+    assert seen.headers[0][b"content-length"] == b"5"
+    assert b"transfer-encoding" not in seen.headers[0]
+
+
+def test_a_chunked_body_past_the_limit_gets_413_before_the_app_runs() -> None:
+    seen = Seen()
+    reply = call(
+        BodySizeLimitMiddleware(seen, max_bytes=4), headers=CHUNKED, chunks=(b"abc", b"def")
+    )
+    assert reply.status == 413
+    assert reply.json()["detail"] == "The request body exceeds 4 bytes."
+    assert seen.headers == []
+
+
 @pytest.mark.parametrize("value", ["abc", "-1", "1e3", ""])
 def test_a_malformed_content_length_is_a_400(value: str) -> None:
     reply = call(BodySizeLimitMiddleware(Reader(), max_bytes=10), headers=length(value))
