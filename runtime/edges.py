@@ -19,6 +19,7 @@ __all__ = [
     "CORS_EXPOSE_HEADERS",
     "BodySizeLimitMiddleware",
     "ContentTooLarge",
+    "RelativeRedirects",
     "SecurityHeadersMiddleware",
     "cors_options",
     "docs_csp",
@@ -53,6 +54,40 @@ class ContentTooLarge(Problem):
     status = 413
     kind = "content-too-large"
     title = "Content Too Large"
+
+
+class RelativeRedirects:
+    """Makes every redirect's ``Location`` relative to the request's own origin.
+
+    WHY: Starlette's trailing-slash redirect (``/projects/`` → ``/projects``) builds an absolute
+    URL from the ``Host`` header, so a forged host sent the client elsewhere, and a 307 makes a
+    browser resend a POST body (credentials) there. A path-absolute reference cannot leave."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def relative_send(message: Message) -> None:
+            if message["type"] == "http.response.start" and 300 <= message["status"] < 400:
+                message["headers"] = [
+                    (k, _relative(v) if k.lower() == b"location" else v)
+                    for k, v in message.get("headers", ())
+                ]
+            await send(message)
+
+        await self.app(scope, receive, relative_send)
+
+
+def _relative(location: bytes) -> bytes:
+    parts = urlsplit(location.decode("latin-1"))
+    if not (parts.scheme or parts.netloc):
+        return location
+    path = "/" + parts.path.lstrip("/")
+    return (path + (f"?{parts.query}" if parts.query else "")).encode("latin-1")
 
 
 class BodySizeLimitMiddleware:

@@ -15,6 +15,7 @@ from runtime.edges import (
     API_CSP,
     BodySizeLimitMiddleware,
     ContentTooLarge,
+    RelativeRedirects,
     SecurityHeadersMiddleware,
     cors_options,
     docs_csp,
@@ -355,3 +356,29 @@ def test_behind_connexion_errors_and_the_swagger_ui_page_get_headers_and_cors() 
     inline = re.findall(rb"<script>(.*?)</script>", page.content, re.S)
     assert len(inline) == 1
     assert sha256(inline[0]) in page.headers["content-security-policy"]
+
+
+# Redirects
+
+
+@pytest.mark.parametrize(
+    ("location", "relative"),
+    [
+        (b"http://evil.example/api/v1/projects", b"/api/v1/projects"),
+        (b"https://evil.example//evil.example/x?a=1", b"/evil.example/x?a=1"),
+        (b"//evil.example/x", b"/x"),
+        (b"/api/v1/projects?limit=5", b"/api/v1/projects?limit=5"),
+        (b"next", b"next"),
+    ],
+)
+def test_a_redirect_never_leaves_the_origin_it_was_asked_on(
+    location: bytes, relative: bytes
+) -> None:
+    reply = call(RelativeRedirects(respond(307, [(b"location", location)])))
+    assert (reply.status, reply.headers["location"]) == (307, relative.decode())
+
+
+def test_a_location_on_a_non_redirect_is_left_alone() -> None:
+    absolute = b"http://api.example/api/v1/projects/1"
+    reply = call(RelativeRedirects(respond(201, [(b"location", absolute)])))
+    assert reply.headers["location"] == absolute.decode()
