@@ -80,6 +80,11 @@ def describe(error: ValidationError) -> str:
 
     WHY: jsonschema's messages quote the rejected value; a rejected password or token would
     then come back in the response body (and land in logs that record problems)."""
+    if error.validator == "pattern" and isinstance(error.schema, dict):
+        # WHY: a regular expression is no message for a person; the spec may say it in words.
+        message = error.schema.get("x-pattern-message")
+        if isinstance(message, str) and message:
+            return message
     rule = _RULES.get(str(error.validator))
     if rule is not None:
         return rule(error.validator_value)

@@ -52,3 +52,14 @@ def test_a_chunked_body_over_the_limit_is_a_413(client: TestClient) -> None:
     )
     assert response.status_code == 413
     assert response.json()["type"].endswith("/content-too-large")
+
+
+def test_a_malformed_e_mail_is_explained_in_words_not_as_a_regular_expression(
+    anonymous: TestClient,
+) -> None:
+    response = anonymous.post(
+        f"{API}/auth/register", json={"email": "no at sign", "password": "x" * 16}
+    )
+    assert response.status_code == 400
+    errors = {e["pointer"]: e["detail"] for e in response.json()["errors"]}
+    assert errors == {"#/email": "must be an e-mail address such as name@example.com"}

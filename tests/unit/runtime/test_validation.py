@@ -87,3 +87,18 @@ def test_a_body_in_another_charset_is_decoded_first() -> None:
 
 def test_pointer_escapes_slash_and_tilde() -> None:
     assert pointer("#", ["a/b", "c~d", 0]) == "#/a~1b/c~0d/0"
+
+
+def test_a_pattern_with_a_message_in_the_spec_is_explained_in_words() -> None:
+    schema = {
+        "type": "string",
+        "pattern": "^[^@]+@[^@]+$",
+        "x-pattern-message": "must be an e-mail",
+    }
+    [error] = collect_errors(Draft4Validator(schema), "not-an-address", "#/email")
+    assert (error.pointer, error.detail) == ("#/email", "must be an e-mail")
+
+
+def test_a_pattern_without_a_message_names_the_pattern() -> None:
+    [error] = collect_errors(Draft4Validator({"pattern": "^a+$"}), "b", "#")
+    assert error.detail == "must match the pattern ^a+$"
