@@ -26,10 +26,11 @@ from app.modules.auth.schemas import (
     Register201Headers,
     RegisterRequest,
 )
-from app.modules.components import Jwks, TokenPair
+from app.modules.components import Credentials, Jwks, TokenPair
 from app.modules.users.models import User
 from app.modules.users.repo import EmailTaken, UserRepo
 from app.modules.users.service import to_user
+from runtime.errors import FieldError, ValidationProblem
 from runtime.passwords import Passwords
 
 
@@ -67,7 +68,7 @@ class AuthServiceImpl:
         )
 
     def create_token(self, request: CreateTokenRequest) -> CreateToken200:
-        user = self.users.by_email(request.body.email.root.lower())
+        user = self.users.by_email(_account_name(request.body))
         password = request.body.password.get_secret_value()
         check = self.passwords.verify(user.password_hash if user else None, password)
         # WHY: one answer for an unknown account, a wrong password and a disabled account, and
@@ -136,3 +137,13 @@ def get_service() -> AuthServiceImpl:
         authenticator=security.authenticator,
         refresh_token_ttl_s=security.refresh_token_ttl_s,
     )
+
+
+def _account_name(credentials: Credentials) -> str:
+    """The e-mail that names the account: ``email`` in JSON, ``username`` in the RFC 6749 form."""
+    named = {c.root.lower() for c in (credentials.email, credentials.username) if c is not None}
+    if len(named) != 1:
+        raise ValidationProblem(
+            errors=[FieldError("#/email", "give the account's e-mail as email or username, once")]
+        )
+    return named.pop()
