@@ -47,12 +47,14 @@ class AuthServiceImpl:
         passwords: Passwords,
         authenticator: Authenticator,
         refresh_token_ttl_s: int,
+        refresh_reuse_grace_s: int = 0,
     ) -> None:
         self.users = users
         self.refresh_tokens = refresh_tokens
         self.passwords = passwords
         self.authenticator = authenticator
         self.refresh_token_ttl_s = refresh_token_ttl_s
+        self.refresh_reuse_grace_s = refresh_reuse_grace_s
 
     def register(self, request: RegisterRequest) -> Register201:
         email = request.body.email.root.lower()
@@ -90,6 +92,13 @@ class AuthServiceImpl:
         if family.revoked_at is not None or as_utc(family.expires_at) <= utcnow():
             raise InvalidGrant("The refresh token is not valid.")
         if not self.refresh_tokens.claim(token.id):
+            used_at = self.refresh_tokens.used_at(token.id)
+            if used_at is not None and (utcnow() - as_utc(used_at)).total_seconds() <= (
+                self.refresh_reuse_grace_s
+            ):
+                # WHY: a concurrent refresh of the same client (another tab) lost the race; the
+                # winner's new pair stays valid, and this caller gets nothing either way.
+                raise InvalidGrant("The refresh token was just used; use the new one.")
             # WHY: RFC 9700 §4.14.2: a used token presented again means two parties hold it;
             # we cannot tell which is the attacker, so the whole login ends.
             self.refresh_tokens.revoke_family_now(family.id, reason="reuse")
@@ -136,6 +145,7 @@ def get_service() -> AuthServiceImpl:
         passwords=security.passwords,
         authenticator=security.authenticator,
         refresh_token_ttl_s=security.refresh_token_ttl_s,
+        refresh_reuse_grace_s=security.refresh_reuse_grace_s,
     )
 
 
