@@ -8,6 +8,14 @@ from app.config import Settings, load_settings
 from app.extensions import db, init_extensions, security
 from runtime.app import build_app
 from runtime.logging import configure_logging
+from runtime.routing import check_registry
+
+
+def verify_registry(settings: Settings) -> None:
+    """Raise ``RegistryError`` when the generated registry does not serve the configured spec."""
+    from app.modules import operations
+
+    check_registry(settings.openapi_spec, operations.OPERATIONS, operations.SPEC_SHA256)
 
 
 def create_app(settings: Settings | None = None) -> connexion.FlaskApp:
@@ -17,6 +25,7 @@ def create_app(settings: Settings | None = None) -> connexion.FlaskApp:
     (``python -m app.migrate`` does the same by hand), so workers never race each other."""
     settings = settings or load_settings()
     configure_logging(level=settings.log_level, json=settings.log_json)
+    verify_registry(settings)
     init_extensions(settings)
 
     from app.modules.operations import OPERATIONS

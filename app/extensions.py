@@ -31,6 +31,7 @@ class Security:
         self._authenticator: Authenticator | None = None
         self.passwords = Passwords()
         self.refresh_token_ttl_s = 0
+        self.refresh_reuse_grace_s = 0
 
     @property
     def authenticator(self) -> Authenticator:
@@ -75,3 +76,4 @@ def init_extensions(settings: Settings) -> None:
     )
     security._authenticator = Authenticator(tokens, Denylist(redis_holder.client), keys)
     security.refresh_token_ttl_s = settings.refresh_token_ttl_s
+    security.refresh_reuse_grace_s = settings.refresh_reuse_grace_s

@@ -257,7 +257,7 @@ def _responses(data: Mapping[str, Any], raw: Mapping[Any, Any]) -> tuple[Respons
             _header(data, name, header)
             for name, header in sorted((response.get("headers") or {}).items())
             # The spec says a header named Content-Type is ignored: the media type sets it.
-            if name.lower() != "content-type"
+            if name.lower() != "content-type" and not _set_by_runtime(data, header)
         )
         types = _content_types(content)
         variants = _variants(types)
@@ -293,6 +293,12 @@ def _variants(types: list[str]) -> dict[str, str]:
     full = {t: pascal_case(t.split(";")[0]) for t in types}
     names = short if len(set(short.values())) == len(types) else full
     return {t: names[t] or f"Variant{i}" for i, t in enumerate(types)}
+
+
+def _set_by_runtime(data: Mapping[str, Any], raw: Any) -> bool:
+    """``x-set-by: runtime``: documented for clients, added by the runtime, not by a service."""
+    header = resolve(data, raw)
+    return isinstance(header, Mapping) and header.get("x-set-by") == "runtime"
 
 
 def _header(data: Mapping[str, Any], name: str, raw: Any) -> Header:

@@ -63,6 +63,12 @@ RULES = (
         "write `x-rate-limit: {limit: '5/minute', key: ip|caller|body:<field>, fail: open|closed}`",
     ),
     Rule(
+        "documented-limit",
+        "a rate-limited operation documents its 429 response, with `Retry-After`",
+        "add `'429': {$ref: '#/components/responses/TooManyRequests'}` (a response whose "
+        "headers include Retry-After), or `x-rate-limit: false` if it is not limited",
+    ),
+    Rule(
         "lint-ignore",
         "every `x-lint-ignore` entry names a known rule and gives a reason",
         "write `x-lint-ignore: [{rule: <id>, reason: '<why this operation is different>'}]`",
@@ -245,6 +251,30 @@ def _policy(
         yield Finding(issue.pointer, "policy", issue.message)
 
 
+def _documented_limit(
+    data: Mapping[str, Any], op: Mapping[str, Any], where: tuple[object, ...], _: Any
+) -> Iterator[Finding]:
+    if not policies.rate_limits(op, data):
+        return
+    responses = op.get("responses")
+    raw = responses.get("429", responses.get(429)) if isinstance(responses, dict) else None
+    if raw is None:
+        yield Finding(
+            pointer((*where, "responses")),
+            "documented-limit",
+            "the operation is rate limited but documents no 429 response",
+        )
+        return
+    response = resolve(data, raw)
+    headers = response.get("headers") if isinstance(response, dict) else None
+    if not (isinstance(headers, dict) and "retry-after" in map(str.lower, map(str, headers))):
+        yield Finding(
+            pointer((*where, "responses", "429")),
+            "documented-limit",
+            "the 429 response does not document its Retry-After header",
+        )
+
+
 _CHECKS: tuple[Check, ...] = (
     _identity,
     _problem_json,
@@ -252,6 +282,7 @@ _CHECKS: tuple[Check, ...] = (
     _closed_body,
     _paginated,
     _policy,
+    _documented_limit,
 )
 
 

@@ -86,8 +86,14 @@ def render(api: Api, spec: Mapping[str, Any], *, package: str, spec_name: str) -
     # WHY: the header line is longer than any line-length limit, and descriptions from the
     # spec become long strings ruff cannot split.
     # WHY: and datamodel-code-generator keeps enum member names such as `I` or `l` (E741).
-    ambiguous = re.search(r"^\s+[lIO]\s*[:=]", components, re.M)
-    noqa = {f"{package_dir}/components.py": "E501, E741"} if ambiguous else {}
+    # WHY: and an enum member named like a credential (`password = "password"`, the OAuth 2.0
+    # grant type) is S105's "hard-coded password"; a generated enum value is never a secret.
+    rules = ["E501"]
+    if re.search(r"^\s+[lIO]\s*[:=]", components, re.M):
+        rules.append("E741")
+    if re.search(r"^\s+\w*(pass|pwd|token|secret)\w*\s*=\s*[\"']", components, re.M | re.I):
+        rules.append("S105")
+    noqa = {f"{package_dir}/components.py": ", ".join(rules)}
     return [
         SourceFile(f.path, f"# ruff: noqa: {noqa.get(f.path, 'E501')}\n{f.text}", owned=True)
         if f.owned
@@ -148,6 +154,9 @@ def _operations(api: Api, spec: Mapping[str, Any], package: str, spec_name: str)
             "",
             "from collections.abc import Mapping",
             "from typing import Final, TypedDict",
+            "",
+            "# The spec this registry was generated from; start-up refuses any other.",
+            f'SPEC_SHA256: Final = "{api.spec_sha256}"',
             "",
             "OPERATIONS: Final[Mapping[str, str]] = {",
             entries,

@@ -44,6 +44,15 @@ def on_starting(server: Any) -> None:
     """Once, in the master, before any worker serves: the development key ring, and the
     migrations (in development and when AUTO_MIGRATE asks)."""
     configure_logging(level=_settings.log_level, json=_settings.log_json)
+    from app import verify_registry
+    from runtime.routing import RegistryError
+
+    try:
+        verify_registry(_settings)
+    except RegistryError as exc:
+        # WHY: one line and a non-zero exit of the master, before any worker says it is ready.
+        server.log.error("start-up refused: %s", exc)
+        raise SystemExit(1) from None
     if _settings.jwt_keys_file is None:
         from app.common.auth import ensure_key_ring
         from app.config import DEFAULT_KEY_RING_PATH
@@ -54,3 +63,15 @@ def on_starting(server: Any) -> None:
 
         upgrade(_settings.sqlalchemy_url)
         server.log.info("database migrated")
+
+
+def when_ready(server: Any) -> None:
+    """Say where the API and its documentation are, from the sockets actually bound."""
+    for listener in server.LISTENERS:
+        address = str(listener)
+        if not address.startswith("http"):
+            continue
+        api = f"{address.replace('0.0.0.0', '127.0.0.1')}/api/v1"  # noqa: S104
+        server.log.info("API at %s/ (OpenAPI document: %s/openapi.json)", api, api)
+        if _settings.swagger_ui_enabled:
+            server.log.info("Swagger UI at %s/ui/", api)

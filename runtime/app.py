@@ -21,7 +21,12 @@ from starlette.exceptions import HTTPException
 from starlette.middleware.cors import CORSMiddleware
 
 from runtime.auth import Principal, security_map
-from runtime.edges import BodySizeLimitMiddleware, SecurityHeadersMiddleware, cors_options
+from runtime.edges import (
+    BodySizeLimitMiddleware,
+    RelativeRedirects,
+    SecurityHeadersMiddleware,
+    cors_options,
+)
 from runtime.errors import (
     PROBLEM_JSON,
     Conflict,
@@ -201,6 +206,7 @@ def build_app(
     # WHY: within one position the middleware added first is the outermost. These wrap the
     # exception middleware, so error responses carry the request id, headers and CORS too.
     app.add_middleware(RequestContextMiddleware, position=MiddlewarePosition.BEFORE_EXCEPTION)
+    app.add_middleware(RelativeRedirects, position=MiddlewarePosition.BEFORE_EXCEPTION)
     app.add_middleware(
         SecurityHeadersMiddleware,
         position=MiddlewarePosition.BEFORE_EXCEPTION,

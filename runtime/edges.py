@@ -19,6 +19,7 @@ __all__ = [
     "CORS_EXPOSE_HEADERS",
     "BodySizeLimitMiddleware",
     "ContentTooLarge",
+    "RelativeRedirects",
     "SecurityHeadersMiddleware",
     "cors_options",
     "docs_csp",
@@ -55,6 +56,40 @@ class ContentTooLarge(Problem):
     title = "Content Too Large"
 
 
+class RelativeRedirects:
+    """Makes every redirect's ``Location`` relative to the request's own origin.
+
+    WHY: Starlette's trailing-slash redirect (``/projects/`` → ``/projects``) builds an absolute
+    URL from the ``Host`` header, so a forged host sent the client elsewhere, and a 307 makes a
+    browser resend a POST body (credentials) there. A path-absolute reference cannot leave."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def relative_send(message: Message) -> None:
+            if message["type"] == "http.response.start" and 300 <= message["status"] < 400:
+                message["headers"] = [
+                    (k, _relative(v) if k.lower() == b"location" else v)
+                    for k, v in message.get("headers", ())
+                ]
+            await send(message)
+
+        await self.app(scope, receive, relative_send)
+
+
+def _relative(location: bytes) -> bytes:
+    parts = urlsplit(location.decode("latin-1"))
+    if not (parts.scheme or parts.netloc):
+        return location
+    path = "/" + parts.path.lstrip("/")
+    return (path + (f"?{parts.query}" if parts.query else "")).encode("latin-1")
+
+
 class BodySizeLimitMiddleware:
     """Refuses request bodies over ``max_bytes`` with a 413 problem, declared or streamed.
 
@@ -84,6 +119,16 @@ class BodySizeLimitMiddleware:
             if int(declared) > self.max_bytes:
                 await send_problem(scope, send, self._too_large())
                 return
+        elif any(k.lower() == b"transfer-encoding" for k, _ in scope.get("headers", ())):
+            # WHY: Connexion's body validator takes a request without Content-Length for one
+            # without a body ("RequestBody is required"). A chunked body is read here, bounded
+            # like a declared one, and handed on with the length it turned out to have.
+            body = await self._read_bounded(receive)
+            if body is None:
+                await send_problem(scope, send, self._too_large())
+                return
+            scope = _with_content_length(scope, len(body))
+            receive = _replay(body, receive)
 
         received = 0
         exceeded = False
@@ -125,6 +170,40 @@ class BodySizeLimitMiddleware:
 
     def _too_large(self) -> ContentTooLarge:
         return ContentTooLarge(f"The request body exceeds {self.max_bytes} bytes.")
+
+    async def _read_bounded(self, receive: Receive) -> bytes | None:
+        """The whole body, or None as soon as it passes ``max_bytes``."""
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return b"".join(chunks)
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_bytes:
+                return None
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                return b"".join(chunks)
+
+
+def _with_content_length(scope: Scope, length: int) -> Scope:
+    headers = [(k, v) for k, v in scope.get("headers", ()) if k.lower() != b"transfer-encoding"]
+    return {**scope, "headers": [*headers, (b"content-length", str(length).encode())]}
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    sent = False
+
+    async def replayed() -> Message:
+        nonlocal sent
+        if sent:
+            return await receive()
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return replayed
 
 
 async def send_problem(scope: Scope, send: Send, problem: Problem) -> None:

@@ -145,7 +145,7 @@ class NotImplementedYet(Problem):
 
 _KIND_BY_STATUS: dict[int, tuple[str, str]] = {
     400: ("bad-request", "Bad Request"),
-    401: ("unauthorized", "Unauthorized"),
+    401: ("unauthenticated", "Unauthenticated"),
     403: ("forbidden", "Forbidden"),
     404: ("not-found", "Not Found"),
     405: ("method-not-allowed", "Method Not Allowed"),

@@ -91,6 +91,9 @@ class _ASGIApp(FlaskASGIApp):  # type: ignore[misc]
     ) -> None:
         super().__init__(import_name, server_args)
         self.app.json = _JSONProvider(self.app)
+        # WHY: werkzeug answers ``//projects`` with a 308 to the merged path, built from the
+        # Host header; the API documents no such path, so it is a 404 like any other.
+        self.app.url_map.merge_slashes = False
         if dispatch is not None:
             self.asgi_app = BufferedWSGI(self.app.wsgi_app, dispatch=dispatch, threads=threads)
 

@@ -24,6 +24,7 @@ import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, cast
+from urllib.parse import parse_qs
 
 import orjson
 import redis.asyncio
@@ -394,7 +395,7 @@ async def _identify(policy: Policy, scope: Scope, receive: Receive) -> tuple[str
     if policy.key == "body" and policy.body_field:
         messages, body = await _buffer(receive, MAX_KEY_BODY_BYTES)
         replay = _replaying(messages, receive)
-        value = _body_field(body, policy.body_field)
+        value = _body_field(body, policy.body_field, _content_type(scope))
         if value is None:
             return _client_ip(scope), replay
         # WHY: the value is often an email address; keys in a shared Redis hold a digest, no PII.
@@ -430,14 +431,35 @@ def _replaying(messages: list[Message], receive: Receive) -> Receive:
     return replay
 
 
-def _body_field(body: bytes | None, field: str) -> str | None:
+def _content_type(scope: Scope) -> str:
+    for key, value in scope.get("headers", ()):
+        if key.lower() == b"content-type":
+            return bytes(value).decode("latin-1").split(";")[0].strip().lower()
+    return ""
+
+
+def _body_field(body: bytes | None, fields: str, content_type: str = "") -> str | None:
+    """The first of the comma-separated ``fields`` present in a JSON or form body, normalised.
+
+    WHY: forms too: the login limit per account must hold for the RFC 6749 form of the token
+    request (``username=...``) as for JSON, or a client could pick the unlimited spelling."""
     if not body:
         return None
-    try:
-        document = orjson.loads(body)
-    except orjson.JSONDecodeError:
+    document: Any
+    if content_type == "application/x-www-form-urlencoded":
+        try:
+            document = {k: v[0] for k, v in parse_qs(body.decode("utf-8")).items()}
+        except UnicodeDecodeError:
+            return None
+    else:
+        try:
+            document = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            return None
+    if not isinstance(document, dict):
         return None
-    value = document.get(field) if isinstance(document, dict) else None
-    if not isinstance(value, str) or not value.strip():
-        return None
-    return value.strip().lower()
+    for field in fields.split(","):
+        value = document.get(field.strip())
+        if isinstance(value, str) and value.strip():
+            return value.strip().lower()
+    return None

@@ -2,12 +2,56 @@
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
+import yaml
 from connexion.exceptions import ResolverError
 from connexion.resolver import Resolver
+
+HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+
+
+class RegistryError(Exception):
+    """The generated registry does not serve the spec: start-up must fail, not every request."""
+
+
+def check_registry(spec_path: Path, operations: Mapping[str, str], spec_sha256: str) -> None:
+    """Refuse a registry generated from another spec, or one that misses an adapter.
+
+    WHY: Connexion resolves handlers lazily, when its middleware stack is first built; a bad
+    registry would then answer every request, probes included, with a plain-text 500."""
+    raw = spec_path.read_bytes()
+    actual = hashlib.sha256(raw).hexdigest()
+    if actual != spec_sha256:
+        raise RegistryError(
+            f"The generated registry was made from another {spec_path.name} (sha256 "
+            f"{spec_sha256[:12]}, the file is {actual[:12]}); run `python -m codegen`."
+        )
+    spec = yaml.safe_load(raw)
+    for template, item in (spec.get("paths") or {}).items():
+        for method in HTTP_METHODS:
+            operation_id = (item.get(method) or {}).get("operationId")
+            if method in item and operation_id not in operations:
+                raise RegistryError(
+                    f"{method.upper()} {template} ({operation_id or 'no operationId'}) has no "
+                    "adapter in the generated registry; run `python -m codegen`."
+                )
+    for operation_id in operations:
+        try:
+            _import(operations[operation_id])
+        except (ImportError, AttributeError) as exc:
+            target = operations[operation_id]
+            raise RegistryError(f"Operation {operation_id!r} -> {target}: {exc}") from None
+
+
+def _import(target: str) -> Callable[..., Any]:
+    module_name, _, attribute = target.partition(":")
+    function: Callable[..., Any] = getattr(importlib.import_module(module_name), attribute)
+    return function
 
 
 class OperationResolver(Resolver):  # type: ignore[misc]
@@ -29,9 +73,7 @@ class OperationResolver(Resolver):  # type: ignore[misc]
             raise ResolverError(
                 f"Operation {operation_id!r} has no adapter; run `python -m codegen` to regenerate."
             )
-        module_name, _, attribute = target.partition(":")
         try:
-            function: Callable[..., Any] = getattr(importlib.import_module(module_name), attribute)
+            return _import(target)
         except (ImportError, AttributeError) as exc:
             raise ResolverError(f"Operation {operation_id!r} -> {target}: {exc}") from exc
-        return function

@@ -96,6 +96,10 @@ class RuntimeSettings(BaseSettings):
     jwt_audience: str = "api"
     access_token_ttl_s: int = Field(900, ge=60, le=3600)
     refresh_token_ttl_s: int = Field(30 * 24 * 3600, ge=3600, le=90 * 24 * 3600)
+    # WHY: two tabs refreshing with one token at once are one client, not a thief; RFC 9700
+    # §4.14.2 lets the server choose how to detect reuse. Within this window a reused token is
+    # refused without ending the login; after it, reuse revokes the whole family.
+    refresh_reuse_grace_s: int = Field(5, ge=0, le=60)
 
     # WHY: NoDecode lets CORS_ORIGINS be a plain comma-separated list, not only JSON.
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)

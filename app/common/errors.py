@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from runtime.errors import Conflict, Forbidden, NotFound, Unauthenticated
 
 
@@ -31,8 +33,19 @@ class EmailAlreadyRegistered(Conflict):
 
 
 class InvalidGrant(Unauthenticated):
+    """A failed login or refresh; carries RFC 6749 §5.2's ``error`` code for OAuth 2.0 clients."""
+
     kind = "invalid-grant"
     title = "Invalid Credentials"
+
+    def to_dict(
+        self, *, instance: str | None = None, request_id: str | None = None
+    ) -> dict[str, Any]:
+        body = super().to_dict(instance=instance, request_id=request_id)
+        body["error"] = "invalid_grant"
+        if self.detail:
+            body["error_description"] = self.detail
+        return body
 
 
 class WrongPassword(Forbidden):

@@ -7,8 +7,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Protocol, TypeVar
 
-from runtime.errors import FieldError, ValidationProblem
-from runtime.pagination import decode_cursor, encode_cursor
+from runtime.pagination import decode_position, encode_position
 
 API_PREFIX = "/api/v1"
 
@@ -29,15 +28,7 @@ def as_utc(moment: datetime) -> datetime:
 
 
 def cursor_position(cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
-    if cursor is None:
-        return None
-    created_at, item_id = decode_cursor(cursor, parts=2)
-    try:
-        return as_utc(datetime.fromisoformat(created_at)), uuid.UUID(item_id)
-    except ValueError:
-        raise ValidationProblem(
-            errors=[FieldError("#/query/cursor", "is not a cursor returned by this API")]
-        ) from None
+    return None if cursor is None else decode_position(cursor)
 
 
 def split_page(rows: Sequence[K], limit: int) -> tuple[Sequence[K], str | None]:
@@ -46,7 +37,7 @@ def split_page(rows: Sequence[K], limit: int) -> tuple[Sequence[K], str | None]:
     if len(rows) <= limit or not page:
         return page, None
     last = page[-1]
-    return page, encode_cursor(as_utc(last.created_at).isoformat(), last.id)
+    return page, encode_position(as_utc(last.created_at), last.id)
 
 
 def link_header(url: str | None) -> str | None:

@@ -36,6 +36,11 @@ ALLOWED_HEADERS = frozenset({"alg", "kid", "typ"})
 RESERVED_CLAIMS = frozenset({"iss", "aud", "sub", "iat", "nbf", "exp", "jti", "scope"})
 SEGMENT = re.compile(r"[A-Za-z0-9_-]+")
 SCOPE_TOKEN = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+")  # RFC 6749 §3.3
+# WHY: ECDSA signatures are malleable: (r, n - s) verifies wherever (r, s) does, in joserfc and
+# OpenSSL alike. Our signer only emits low-s signatures (below), so a high-s one was altered; the
+# token string then stays unique, which a cache keyed on it would rely on.
+P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+ES256_SIGNATURE_BYTES = 64
 
 
 class InvalidToken(Exception):
@@ -118,8 +123,10 @@ class TokenService:
         }
         ring = self._source.current()
         header = {"alg": ALGORITHM, "kid": ring.active_kid, "typ": "at+jwt"}
-        token = jwt.encode(
-            header, claims, ring.signing_key(), algorithms=[ALGORITHM], default_type=None
+        token = low_s(
+            jwt.encode(
+                header, claims, ring.signing_key(), algorithms=[ALGORITHM], default_type=None
+            )
         )
         return IssuedToken(token=token, token_id=token_id, expires_at=expires_at)
 
@@ -194,7 +201,32 @@ def _read_header(token: object) -> dict[str, Any]:
     typ = header.get("typ")
     if not isinstance(typ, str) or typ.lower() not in ACCESS_TOKEN_TYPES:
         raise InvalidToken("wrong_typ")
+    signature = _b64decode(segments[2])
+    if (
+        signature is not None
+        and len(signature) == ES256_SIGNATURE_BYTES
+        and int.from_bytes(signature[32:], "big") > P256_ORDER // 2
+    ):
+        raise InvalidToken("high_s_signature")
     return header
+
+
+def _b64decode(segment: str) -> bytes | None:
+    try:
+        return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+    except (ValueError, binascii.Error):
+        return None
+
+
+def low_s(token: str) -> str:
+    """The same token with its ES256 signature in the canonical low-s form."""
+    head, payload, encoded = token.rsplit(".", 2)
+    signature = _b64decode(encoded) or b""
+    s = int.from_bytes(signature[32:], "big")
+    if s <= P256_ORDER // 2:
+        return token
+    flipped = signature[:32] + (P256_ORDER - s).to_bytes(32, "big")
+    return ".".join((head, payload, base64.urlsafe_b64encode(flipped).rstrip(b"=").decode()))
 
 
 def _verified_claims(token: str, key: ECKey) -> dict[str, Any]:

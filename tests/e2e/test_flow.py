@@ -37,6 +37,9 @@ def test_the_default_setup_serves_on_sqlite_without_any_configuration(tmp_path: 
         assert fetched.json()["name"] == "On SQLite"
         ready = httpx.get(f"{server.api}/readyz", timeout=10).json()
         assert ready == {"status": "ok", "checks": {"database": "ok", "redis": "skipped"}}
+        # It says where it is, from the socket it bound (BIND is a free port here).
+        assert f"API at {server.api}/ (OpenAPI document: {server.api}/openapi.json)" in server.log()
+        assert f"Swagger UI at {server.api}/ui/" in server.log()
 
 
 def test_a_project_and_task_flow_on_postgres_and_redis(

@@ -92,12 +92,18 @@ def test_invalid_input_lists_every_invalid_field(client: TestClient) -> None:
 def test_invalid_parameters_are_all_reported(client: TestClient) -> None:
     response = client.get(f"{API}/projects?limit=0&cursor=!&colour=red")
     assert response.status_code == 400
-    pointers = sorted(e["pointer"] for e in response.json()["errors"])
-    assert pointers == ["#/query/colour", "#/query/cursor", "#/query/limit"]
+    errors = response.json()["errors"]
+    # The cursor breaks two rules (its length and its shape); each is reported.
+    assert sorted(e["pointer"] for e in errors) == [
+        "#/query/colour",
+        "#/query/cursor",
+        "#/query/cursor",
+        "#/query/limit",
+    ]
 
 
 def test_a_cursor_not_made_by_the_api_is_a_400(client: TestClient) -> None:
-    response = client.get(f"{API}/projects?cursor=bm90LWEtY3Vyc29y")
+    response = client.get(f"{API}/projects?cursor=bm90LWEtY3Vyc29yLXRoaXMtaXMtbm90LWEtY3Vyc29y")
     assert response.status_code == 400
     assert response.json()["errors"][0]["pointer"] == "#/query/cursor"
 

@@ -15,7 +15,10 @@ def test_reusing_a_refresh_token_revokes_its_family_on_sqlite_too(
 ) -> None:
     url = f"sqlite:///{tmp_path / 'app.db'}"
     upgrade(url)
-    settings = make_settings(database_url=url, jwt_keys_file=key_ring_file, rate_limits=False)
+    # Strict reuse detection: a replay at once is reuse, not a second tab of the same client.
+    settings = make_settings(
+        database_url=url, jwt_keys_file=key_ring_file, rate_limits=False, refresh_reuse_grace_s=0
+    )
     with create_app(settings).test_client() as client:
         first = register_and_login(client)["refresh_token"]
         second = client.post(f"{API}/auth/refresh", json={"refresh_token": first})

@@ -24,6 +24,7 @@ from starlette.testclient import TestClient
 from app.config import Settings
 from runtime.auth import KeyRing
 from runtime.auth.security import UNAUTHORIZED_DETAIL
+from runtime.auth.tokens import low_s
 from tests.integration.conftest import register_and_login
 
 API = "/api/v1"
@@ -55,7 +56,8 @@ def unsigned_token(header: dict[str, Any], claims: dict[str, Any]) -> str:
 
 
 def es256_token(header: dict[str, Any], claims: dict[str, Any], key: ECKey) -> str:
-    return jwt.encode(header, claims, key, algorithms=[ALGORITHM], default_type=None)
+    # Low-s like the service's own signer: a high-s twin is refused before the check under test.
+    return low_s(jwt.encode(header, claims, key, algorithms=[ALGORITHM], default_type=None))
 
 
 class Forge:
@@ -124,6 +126,7 @@ def assert_unauthorized(response: Any) -> None:
     assert response.headers["www-authenticate"].startswith("Bearer")
     body = response.json()
     assert body["status"] == 401
+    assert body["type"].endswith("/unauthenticated"), "one problem type for every 401"
     if "authorization" in response.request.headers:
         # One answer for every bad token: the response is no oracle for which check failed.
         assert response.headers["www-authenticate"] == 'Bearer error="invalid_token"'

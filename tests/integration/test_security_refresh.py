@@ -56,6 +56,16 @@ def sql(url: str, statement: str, **params: Any) -> list[Any]:
         engine.dispose()
 
 
+def age_uses(url: str, seconds: int = 60) -> None:
+    """Move every recorded use of a refresh token ``seconds`` into the past."""
+    sql(
+        url,
+        "UPDATE refresh_tokens SET used_at = used_at - make_interval(secs => :s) "
+        "WHERE used_at IS NOT NULL",
+        s=seconds,
+    )
+
+
 def test_rotation_returns_a_new_pair_and_the_old_refresh_token_then_fails(
     anonymous: TestClient,
 ) -> None:
@@ -80,7 +90,9 @@ def test_reusing_a_used_refresh_token_revokes_the_whole_family(
     third = refresh(anonymous, second.json()["refresh_token"])
     assert third.status_code == 200
     newest = third.json()["refresh_token"]
-    # The attacker replays the first token, already used by the legitimate client.
+    # A minute later, past the grace for a client's own concurrent refreshes, the attacker
+    # replays the first token, already used by the legitimate client.
+    age_uses(clean_postgres)
     assert_invalid_grant(refresh(anonymous, login["refresh_token"]))
     # The newest token of that login, never used, no longer works either.
     assert_invalid_grant(refresh(anonymous, newest))
@@ -92,12 +104,35 @@ def test_reusing_a_used_refresh_token_revokes_the_whole_family(
     assert [tuple(r) for r in rows] == [(True, "reuse")]
 
 
-def test_reuse_does_not_touch_another_login_of_the_same_user(anonymous: TestClient) -> None:
+def test_reuse_within_the_grace_is_refused_without_ending_the_login(
+    anonymous: TestClient, clean_postgres: str
+) -> None:
+    login = register_and_login(anonymous)
+    winner = refresh(anonymous, login["refresh_token"])
+    assert winner.status_code == 200
+    # Another tab of the same client, a moment late with the same token: refused, and
+    # nothing else happens.
+    late = refresh(anonymous, login["refresh_token"])
+    assert_invalid_grant(late)
+    assert late.json()["detail"] == "The refresh token was just used; use the new one."
+    assert refresh(anonymous, winner.json()["refresh_token"]).status_code == 200
+    rows = sql(
+        clean_postgres,
+        "SELECT revoked_at IS NULL FROM refresh_families WHERE user_id = :u",
+        u=login["id"],
+    )
+    assert [tuple(r) for r in rows] == [(True,)]
+
+
+def test_reuse_does_not_touch_another_login_of_the_same_user(
+    anonymous: TestClient, clean_postgres: str
+) -> None:
     first = register_and_login(anonymous)
     other = anonymous.post(
         f"{API}/auth/token", json={"email": first["email"], "password": PASSWORD}
     ).json()
     assert refresh(anonymous, first["refresh_token"]).status_code == 200
+    age_uses(clean_postgres)
     assert_invalid_grant(refresh(anonymous, first["refresh_token"]))
     assert refresh(anonymous, other["refresh_token"]).status_code == 200
 
@@ -125,14 +160,20 @@ def test_concurrent_refreshes_with_one_token_succeed_exactly_once(
             assert login.status_code == 200, login.text
             token = login.json()["refresh_token"]
 
-        def attempt(_: int) -> int:
+        def attempt_pair(_: int) -> httpx.Response:
             with httpx.Client(base_url=server.api, timeout=30) as own:
-                return own.post("/auth/refresh", json={"refresh_token": token}).status_code
+                return own.post("/auth/refresh", json={"refresh_token": token})
 
         with ThreadPoolExecutor(max_workers=20) as pool:
-            statuses = list(pool.map(attempt, range(20)))
-    assert sorted(statuses).count(200) == 1, (statuses, server.log()[-4000:])
-    assert set(statuses) == {200, 401}, statuses
+            responses = list(pool.map(attempt_pair, range(20)))
+        statuses = [r.status_code for r in responses]
+        assert sorted(statuses).count(200) == 1, (statuses, server.log()[-4000:])
+        assert set(statuses) == {200, 401}, statuses
+        # The losers were the same client racing itself: the winner's new pair still works.
+        [winner] = [r.json() for r in responses if r.status_code == 200]
+        with httpx.Client(base_url=server.api, timeout=30) as http:
+            after = http.post("/auth/refresh", json={"refresh_token": winner["refresh_token"]})
+            assert after.status_code == 200, after.text
 
 
 def test_a_family_past_its_absolute_lifetime_refuses_an_unused_token(

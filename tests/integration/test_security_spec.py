@@ -199,7 +199,7 @@ def test_credential_operations_are_rate_limited_and_fail_closed() -> None:
         assert policies, operation_id
         assert all(p.get("fail") == "closed" for p in policies), operation_id
     login_keys = {p["key"] for p in rate_limit_policies(by_id["createToken"].operation)}
-    assert login_keys == {"body:email", "ip"}
+    assert login_keys == {"body:email,username", "ip"}
     assert rate_limit_policies(by_id["refreshToken"].operation)
 
 

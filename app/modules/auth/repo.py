@@ -54,6 +54,13 @@ class RefreshTokenRepo:
         )
         return bool(getattr(result, "rowcount", 0) == 1)
 
+    def used_at(self, token_id: uuid.UUID) -> datetime | None:
+        """When the token was used, as committed now (after a lost ``claim``, the winner's)."""
+        used: datetime | None = self.session.execute(
+            select(RefreshToken.used_at).where(RefreshToken.id == token_id)
+        ).scalar_one_or_none()
+        return used
+
     def revoke_family_now(self, family_id: uuid.UUID, *, reason: str) -> None:
         """Revoke in a transaction of its own, committed even though this request fails.
 

@@ -26,10 +26,11 @@ from app.modules.auth.schemas import (
     Register201Headers,
     RegisterRequest,
 )
-from app.modules.components import Jwks, TokenPair
+from app.modules.components import Credentials, Jwks, TokenPair
 from app.modules.users.models import User
 from app.modules.users.repo import EmailTaken, UserRepo
 from app.modules.users.service import to_user
+from runtime.errors import FieldError, ValidationProblem
 from runtime.passwords import Passwords
 
 
@@ -46,12 +47,14 @@ class AuthServiceImpl:
         passwords: Passwords,
         authenticator: Authenticator,
         refresh_token_ttl_s: int,
+        refresh_reuse_grace_s: int = 0,
     ) -> None:
         self.users = users
         self.refresh_tokens = refresh_tokens
         self.passwords = passwords
         self.authenticator = authenticator
         self.refresh_token_ttl_s = refresh_token_ttl_s
+        self.refresh_reuse_grace_s = refresh_reuse_grace_s
 
     def register(self, request: RegisterRequest) -> Register201:
         email = request.body.email.root.lower()
@@ -67,7 +70,7 @@ class AuthServiceImpl:
         )
 
     def create_token(self, request: CreateTokenRequest) -> CreateToken200:
-        user = self.users.by_email(request.body.email.root.lower())
+        user = self.users.by_email(_account_name(request.body))
         password = request.body.password.get_secret_value()
         check = self.passwords.verify(user.password_hash if user else None, password)
         # WHY: one answer for an unknown account, a wrong password and a disabled account, and
@@ -89,6 +92,13 @@ class AuthServiceImpl:
         if family.revoked_at is not None or as_utc(family.expires_at) <= utcnow():
             raise InvalidGrant("The refresh token is not valid.")
         if not self.refresh_tokens.claim(token.id):
+            used_at = self.refresh_tokens.used_at(token.id)
+            if used_at is not None and (utcnow() - as_utc(used_at)).total_seconds() <= (
+                self.refresh_reuse_grace_s
+            ):
+                # WHY: a concurrent refresh of the same client (another tab) lost the race; the
+                # winner's new pair stays valid, and this caller gets nothing either way.
+                raise InvalidGrant("The refresh token was just used; use the new one.")
             # WHY: RFC 9700 §4.14.2: a used token presented again means two parties hold it;
             # we cannot tell which is the attacker, so the whole login ends.
             self.refresh_tokens.revoke_family_now(family.id, reason="reuse")
@@ -135,4 +145,15 @@ def get_service() -> AuthServiceImpl:
         passwords=security.passwords,
         authenticator=security.authenticator,
         refresh_token_ttl_s=security.refresh_token_ttl_s,
+        refresh_reuse_grace_s=security.refresh_reuse_grace_s,
     )
+
+
+def _account_name(credentials: Credentials) -> str:
+    """The e-mail that names the account: ``email`` in JSON, ``username`` in the RFC 6749 form."""
+    named = {c.root.lower() for c in (credentials.email, credentials.username) if c is not None}
+    if len(named) != 1:
+        raise ValidationProblem(
+            errors=[FieldError("#/email", "give the account's e-mail as email or username, once")]
+        )
+    return named.pop()

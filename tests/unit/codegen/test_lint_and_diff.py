@@ -52,6 +52,34 @@ def test_each_rule_reports_its_id_location_and_fix() -> None:
     assert "(fix: add `limit` and `cursor` query parameters" in line
 
 
+def test_a_rate_limited_operation_must_document_its_429_with_retry_after() -> None:
+    data = _spec()
+    post = data["paths"]["/things"]["post"]
+    post["x-rate-limit"] = {"limit": "5/minute"}
+    post["responses"].pop("429", None)
+    missing = "#/paths/~1things/post/responses"
+    assert (missing, "documented-limit") in _rules(data)
+    post["responses"]["429"] = {
+        "description": "Slow down.",
+        "content": {"application/problem+json": {"schema": {"type": "object"}}},
+    }
+    assert ("#/paths/~1things/post/responses/429", "documented-limit") in _rules(data)
+    post["responses"]["429"]["headers"] = {"Retry-After": {"schema": {"type": "integer"}}}
+    assert not [f for f in lint(data) if f.rule == "documented-limit"]
+
+
+def test_a_document_wide_limit_needs_a_429_everywhere_but_where_it_is_switched_off() -> None:
+    data = _spec()
+    data["x-rate-limit"] = {"limit": "100/minute", "key": "caller"}
+    limited = {p for p, rule in _rules(data) if rule == "documented-limit"}
+    assert limited
+    for item in data["paths"].values():
+        for operation in item.values():
+            if isinstance(operation, dict) and "responses" in operation:
+                operation["x-rate-limit"] = False
+    assert not [f for f in lint(data) if f.rule == "documented-limit"]
+
+
 def test_a_rule_is_ignored_per_operation_only_with_a_reason() -> None:
     data = _spec()
     get = data["paths"]["/things"]["get"]

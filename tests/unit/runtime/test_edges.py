@@ -15,6 +15,7 @@ from runtime.edges import (
     API_CSP,
     BodySizeLimitMiddleware,
     ContentTooLarge,
+    RelativeRedirects,
     SecurityHeadersMiddleware,
     cors_options,
     docs_csp,
@@ -113,6 +114,41 @@ def test_a_streamed_overflow_is_a_413_even_when_the_app_swallows_the_error() -> 
     reply = call(BodySizeLimitMiddleware(swallowing, max_bytes=4), chunks=(b"abc", b"def"))
     assert reply.status == 413
     assert b"oops" not in reply.body
+
+
+CHUNKED = [(b"transfer-encoding", b"chunked")]
+
+
+@dataclass
+class Seen:
+    """An app that records the headers it was given, then reads the body like Reader."""
+
+    headers: list[dict[bytes, bytes]] = field(default_factory=list)
+    reader: Reader = field(default_factory=Reader)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        self.headers.append(dict(scope["headers"]))
+        await self.reader(scope, receive, send)
+
+
+def test_a_chunked_body_reaches_the_app_whole_with_its_length_declared() -> None:
+    seen = Seen()
+    reply = call(
+        BodySizeLimitMiddleware(seen, max_bytes=10), headers=CHUNKED, chunks=(b"123", b"45")
+    )
+    assert (reply.status, seen.reader.bodies) == (200, [b"12345"])
+    assert seen.headers[0][b"content-length"] == b"5"
+    assert b"transfer-encoding" not in seen.headers[0]
+
+
+def test_a_chunked_body_past_the_limit_gets_413_before_the_app_runs() -> None:
+    seen = Seen()
+    reply = call(
+        BodySizeLimitMiddleware(seen, max_bytes=4), headers=CHUNKED, chunks=(b"abc", b"def")
+    )
+    assert reply.status == 413
+    assert reply.json()["detail"] == "The request body exceeds 4 bytes."
+    assert seen.headers == []
 
 
 @pytest.mark.parametrize("value", ["abc", "-1", "1e3", ""])
@@ -320,3 +356,29 @@ def test_behind_connexion_errors_and_the_swagger_ui_page_get_headers_and_cors() 
     inline = re.findall(rb"<script>(.*?)</script>", page.content, re.S)
     assert len(inline) == 1
     assert sha256(inline[0]) in page.headers["content-security-policy"]
+
+
+# Redirects
+
+
+@pytest.mark.parametrize(
+    ("location", "relative"),
+    [
+        (b"http://evil.example/api/v1/projects", b"/api/v1/projects"),
+        (b"https://evil.example//evil.example/x?a=1", b"/evil.example/x?a=1"),
+        (b"//evil.example/x", b"/x"),
+        (b"/api/v1/projects?limit=5", b"/api/v1/projects?limit=5"),
+        (b"next", b"next"),
+    ],
+)
+def test_a_redirect_never_leaves_the_origin_it_was_asked_on(
+    location: bytes, relative: bytes
+) -> None:
+    reply = call(RelativeRedirects(respond(307, [(b"location", location)])))
+    assert (reply.status, reply.headers["location"]) == (307, relative.decode())
+
+
+def test_a_location_on_a_non_redirect_is_left_alone() -> None:
+    absolute = b"http://api.example/api/v1/projects/1"
+    reply = call(RelativeRedirects(respond(201, [(b"location", absolute)])))
+    assert reply.headers["location"] == absolute.decode()

@@ -142,6 +142,18 @@ def test_two_emails_are_counted_apart_and_the_app_still_receives_the_whole_body(
     assert call(app, chunks=(b'{"email": "bob@example.com"}',)).status == 200
 
 
+def test_one_account_named_in_json_or_in_a_form_shares_one_counter() -> None:
+    app = limited(Echo(), login={"limit": "2/minute", "key": "body:email,username"})
+    form = {"content-type": "application/x-www-form-urlencoded"}
+    assert call(app, chunks=(b'{"email": "ada@example.com"}',)).status == 200
+    second = call(app, chunks=(b"grant_type=password&username=ADA%40example.com",), headers=form)
+    assert second.status == 200
+    third = call(app, chunks=(b"username=ada%40example.com&password=x",), headers=form)
+    assert third.status == 429
+    other = call(app, chunks=(b"username=bob%40example.com",), headers=form, ip="10.0.0.1")
+    assert other.status == 200
+
+
 def test_a_body_without_the_field_is_keyed_by_ip_and_still_delivered() -> None:
     echo = Echo()
     app = limited(echo, login={"limit": "1/minute", "key": "body:email"})

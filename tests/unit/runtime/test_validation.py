@@ -218,3 +218,16 @@ def test_a_missing_body_may_be_allowed_when_nullable() -> None:
     assert [(e.pointer, e.detail) for e in raised.value.errors] == [
         ("#", "a request body is required")
     ]
+def test_a_pattern_with_a_message_in_the_spec_is_explained_in_words() -> None:
+    schema = {
+        "type": "string",
+        "pattern": "^[^@]+@[^@]+$",
+        "x-pattern-message": "must be an e-mail",
+    }
+    [error] = collect_errors(Draft4Validator(schema), "not-an-address", "#/email")
+    assert (error.pointer, error.detail) == ("#/email", "must be an e-mail")
+
+
+def test_a_pattern_without_a_message_names_the_pattern() -> None:
+    [error] = collect_errors(Draft4Validator({"pattern": "^a+$"}), "b", "#")
+    assert error.detail == "must match the pattern ^a+$"

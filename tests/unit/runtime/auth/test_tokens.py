@@ -23,6 +23,7 @@ from joserfc.jwk import ECKey
 
 from runtime.auth import InvalidToken, KeyRing, KeyRingSource, Principal, TokenService
 from runtime.auth.keys import new_signing_key
+from runtime.auth.tokens import P256_ORDER, low_s
 from tests.unit.runtime.auth.conftest import AUDIENCE, ISSUER, NOW, FakeClock
 
 
@@ -56,8 +57,12 @@ def sign(
     ring = KeyRing.load(ring_path)
     full_header = {"alg": "ES256", "kid": ring.active_kid, "typ": "at+jwt", **header}
     full_header = {k: v for k, v in full_header.items() if v is not None}
-    return jwt.encode(
-        full_header, claims, key or ring.signing_key(), algorithms=["ES256"], default_type=None
+    # Our signer emits low-s signatures only; so does this helper, or half its tokens would be
+    # refused as altered (high-s) before the check a test aims at.
+    return low_s(
+        jwt.encode(
+            full_header, claims, key or ring.signing_key(), algorithms=["ES256"], default_type=None
+        )
     )
 
 
@@ -248,7 +253,9 @@ def test_a_signed_token_whose_payload_is_not_a_json_object_is_rejected(
     ring = KeyRing.load(ring_path)
     header = {"alg": "ES256", "kid": ring.active_kid, "typ": "at+jwt"}
     for payload in (b"not json", b"[1, 2]", b'"a string"', b"{"):
-        token = jws.serialize_compact(header, payload, ring.signing_key(), algorithms=["ES256"])
+        token = low_s(
+            jws.serialize_compact(header, payload, ring.signing_key(), algorithms=["ES256"])
+        )
         assert rejection(service, token) == "malformed"
 
 
@@ -271,7 +278,7 @@ def test_an_exp_of_nan_does_not_make_a_token_immortal(
     ring = KeyRing.load(ring_path)
     header = {"alg": "ES256", "kid": ring.active_kid, "typ": "at+jwt"}
     payload = json.dumps(good_claims()).replace(f'"exp": {NOW + 600}', '"exp": NaN').encode()
-    token = jws.serialize_compact(header, payload, ring.signing_key(), algorithms=["ES256"])
+    token = low_s(jws.serialize_compact(header, payload, ring.signing_key(), algorithms=["ES256"]))
     assert rejection(service, token) == "invalid_exp"
 
 
@@ -559,10 +566,12 @@ def test_a_validly_signed_header_past_joserfcs_512_character_limit_is_rejected(
     private_key = ring.signing_key().private_key
     assert private_key is not None
     r, s = decode_dss_signature(private_key.sign(signing_input.encode(), ECDSA(SHA256())))
+    s = min(s, P256_ORDER - s)
     signature = b64(r.to_bytes(32, "big") + s.to_bytes(32, "big"))
     assert rejection(service, f"{signing_input}.{signature}") == "malformed"
     short = f"{b64(header + b' ' * 250)}.{b64json(good_claims())}"
     r, s = decode_dss_signature(private_key.sign(short.encode(), ECDSA(SHA256())))
+    s = min(s, P256_ORDER - s)
     short_token = f"{short}.{b64(r.to_bytes(32, 'big') + s.to_bytes(32, 'big'))}"
     assert service.verify_access_token(short_token, now=NOW).subject == "user-1"
 
@@ -575,3 +584,21 @@ def test_a_token_of_a_retiring_key_verifies_on_the_clock_without_now(
     ring = KeyRing.rotate(ring_path, access_token_ttl_s=900, now=int(time.time()))
     assert ring.retiring
     assert service.verify_access_token(issued.token).subject == "user-1"
+def test_the_high_s_twin_of_a_valid_signature_is_rejected(service: TokenService) -> None:
+    token = service.issue_access_token("user-1", [], now=NOW).token
+    head, payload, signature = token.split(".")
+    raw = base64.urlsafe_b64decode(signature + "==")
+    r, s = raw[:32], int.from_bytes(raw[32:], "big")
+    assert s <= P256_ORDER // 2, "issued signatures are low-s"
+    twin = b64(r + (P256_ORDER - s).to_bytes(32, "big"))
+    assert rejection(service, f"{head}.{payload}.{twin}") == "high_s_signature"
+    assert service.verify_access_token(token, now=NOW).subject == "user-1"
+
+
+def test_every_issued_signature_is_low_s_and_verifies(service: TokenService) -> None:
+    # About half of raw ECDSA signatures are high-s; 40 issues all but certainly meet some.
+    for _ in range(40):
+        token = service.issue_access_token("user-1", [], now=NOW).token
+        raw = base64.urlsafe_b64decode(token.split(".")[2] + "==")
+        assert int.from_bytes(raw[32:], "big") <= P256_ORDER // 2
+        assert service.verify_access_token(token, now=NOW).subject == "user-1"
