@@ -190,6 +190,9 @@ class FakeRefreshTokenRepo:
         token.used_at = utcnow()
         return True
 
+    def used_at(self, token_id: uuid.UUID) -> datetime | None:
+        return self.tokens[token_id].used_at
+
     def revoke_family_now(self, family_id: uuid.UUID, *, reason: str) -> None:
         self.revoke_family(family_id, reason=reason)
 

@@ -198,6 +198,26 @@ def test_a_reused_refresh_token_ends_the_whole_login(auth: AuthServiceImpl) -> N
     invalid_grant(lambda: refresh(auth, second.refresh_token), WRONG_REFRESH)
 
 
+def test_a_reuse_within_the_grace_is_refused_and_a_later_one_ends_the_login(
+    auth: AuthServiceImpl,
+) -> None:
+    auth.refresh_reuse_grace_s = 5
+    register(auth)
+    first = login(auth)
+    second = refresh(auth, first.refresh_token)
+    invalid_grant(
+        lambda: refresh(auth, first.refresh_token),
+        "The refresh token was just used; use the new one.",
+    )
+    token, family = auth.refresh_tokens.find(hash_refresh_token(first.refresh_token))  # type: ignore[misc]
+    assert family.revoked_at is None
+    assert refresh(auth, second.refresh_token).refresh_token
+    assert token.used_at is not None
+    token.used_at -= timedelta(seconds=6)
+    invalid_grant(lambda: refresh(auth, first.refresh_token), WRONG_REFRESH)
+    assert family.revoked_at is not None and family.revoked_reason == "reuse"
+
+
 def test_an_unknown_expired_or_revoked_refresh_token_is_refused(auth: AuthServiceImpl) -> None:
     register(auth)
     invalid_grant(lambda: refresh(auth, "unknown"), WRONG_REFRESH)

@@ -218,6 +218,8 @@ def test_a_missing_body_may_be_allowed_when_nullable() -> None:
     assert [(e.pointer, e.detail) for e in raised.value.errors] == [
         ("#", "a request body is required")
     ]
+
+
 def test_a_pattern_with_a_message_in_the_spec_is_explained_in_words() -> None:
     schema = {
         "type": "string",

@@ -118,7 +118,7 @@ def unauthenticated(response: Any, challenge: str) -> dict[str, Any]:
     assert response.headers["content-type"] == PROBLEM_JSON
     assert response.headers["WWW-Authenticate"] == challenge
     body = problem(response)
-    assert (body["status"], body["type"]) == (401, TYPE_BASE + "unauthorized")
+    assert (body["status"], body["type"]) == (401, TYPE_BASE + "unauthenticated")
     return body
 
 

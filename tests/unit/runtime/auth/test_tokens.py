@@ -584,6 +584,8 @@ def test_a_token_of_a_retiring_key_verifies_on_the_clock_without_now(
     ring = KeyRing.rotate(ring_path, access_token_ttl_s=900, now=int(time.time()))
     assert ring.retiring
     assert service.verify_access_token(issued.token).subject == "user-1"
+
+
 def test_the_high_s_twin_of_a_valid_signature_is_rejected(service: TokenService) -> None:
     token = service.issue_access_token("user-1", [], now=NOW).token
     head, payload, signature = token.split(".")
