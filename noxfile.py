@@ -27,9 +27,18 @@ def tests(session: nox.Session) -> None:
 
 @nox.session
 def contract(session: nox.Session) -> None:
-    """Schemathesis against the running Gunicorn service on PostgreSQL."""
+    """Schemathesis against the running Gunicorn service on PostgreSQL.
+
+    ``nox -s contract -- --seed random`` (or ``--seed N``, or CONTRACT_SEED) picks the seed; the
+    run prints it. Other arguments go to pytest."""
     install(session, "test")
-    session.run("pytest", "tests/contract", "-p", "no:cacheprovider", *session.posargs)
+    args = list(session.posargs)
+    env = {}
+    if "--seed" in args:
+        at = args.index("--seed")
+        env["CONTRACT_SEED"] = args[at + 1]
+        del args[at : at + 2]
+    session.run("pytest", "tests/contract", "-p", "no:cacheprovider", "-rP", *args, env=env)
 
 
 @nox.session

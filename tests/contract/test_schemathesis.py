@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import shlex
 import subprocess
 import sys
@@ -29,7 +30,15 @@ pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.server]
 
 SCHEMATHESIS = Path(sys.executable).parent / "schemathesis"
 CONFIG_FILE = ROOT / "schemathesis.toml"
-SEED = 20261126
+
+
+def _seed(value: str) -> int:
+    """CONTRACT_SEED: a number, or ``random`` for a fresh one (printed, so a failure replays)."""
+    return secrets.randbelow(2**31) if value == "random" else int(value)
+
+
+# WHY: fixed in CI, so a run is the same on every machine; `random` explores new inputs.
+SEED = _seed(os.environ.get("CONTRACT_SEED", "20261126"))
 MAX_EXAMPLES = int(os.environ.get("CONTRACT_MAX_EXAMPLES", "100"))
 RUN_TIMEOUT_S = float(os.environ.get("CONTRACT_TIMEOUT_S", "600"))
 REQUEST_TIMEOUT_S = 10
