@@ -289,3 +289,13 @@ def test_an_unknown_user_id_in_a_family_is_refused(auth: AuthServiceImpl) -> Non
     )
     auth.refresh_tokens.add_token(family_id=family.id, token_hash=hash_refresh_token("orphan"))
     invalid_grant(lambda: refresh(auth, "orphan"), WRONG_REFRESH)
+
+
+def test_jwks_keeps_a_retiring_key_until_its_tokens_expire(
+    auth: AuthServiceImpl, tmp_path: Path
+) -> None:
+    before = auth.authenticator.keys.current().active_kid
+    KeyRing.rotate(tmp_path / "ring.json", access_token_ttl_s=ACCESS_TTL_S, now=int(time.time()))
+    kids = {key["kid"] for key in auth.get_jwks(s.GetJwksRequest()).body.model_dump()["keys"]}
+    assert before in kids
+    assert auth.authenticator.keys.current().active_kid in kids

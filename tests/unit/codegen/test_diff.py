@@ -752,6 +752,8 @@ def test_a_document_loads_from_a_file_a_git_path_or_a_bare_ref(repo: Path) -> No
     ("source", "message"),
     [
         ("--output=x", "'--output=x' is neither a file nor a git ref"),
+        # Only characters a ref may hold, but an option to git all the same.
+        ("--all", "'--all' is neither a file nor a git ref"),
         ("main;rm", "'main;rm' is neither a file nor a git ref"),
         ("no-such-ref", "git show no-such-ref:openapi.yaml failed: "),
         ("git:main:missing.yaml", "git show main:missing.yaml failed: "),

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -502,3 +503,83 @@ def test_an_unsupported_storage_url_is_refused_saying_what_to_give() -> None:
         "Rate limit storage URL scheme 'memcached' is not supported; give a redis://, "
         "rediss:// or unix:// URL, or None to count in memory."
     )
+
+
+def test_a_subject_from_the_security_context_alone_keys_the_caller() -> None:
+    async def user_only(scope: Scope, receive: Receive, send: Send) -> None:
+        scope["extensions"]["connexion_context"] = {"user": "u8"}
+        await inner(scope, receive, send)
+
+    policies = policies_from_spec(spec(me={"limit": "1/minute", "key": "caller"}))
+    inner = RateLimitMiddleware(Echo(), policies=policies, storage_url=None)
+    app = routed(user_only)
+    assert call(app, operation="me", ip="10.0.0.1").status == 200
+    assert call(app, operation="me", ip="10.0.0.2").status == 429
+
+
+def by_email(app: ASGIApp, messages: list[dict[str, Any]], ip: str) -> int:
+    """The status for a request whose body arrives as exactly these ASGI messages."""
+    pending = list(messages)
+
+    async def receive() -> dict[str, Any]:
+        return pending.pop(0) if pending else {"type": "http.disconnect"}
+
+    sent: list[dict[str, Any]] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope: Scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/api/v1/login",
+        "headers": [(b"x-test-operation", b"login")],
+        "client": (ip, 1),
+        "state": {},
+    }
+    asyncio.run(app(scope, receive, send))
+    status: int = sent[0]["status"]
+    return status
+
+
+@pytest.mark.parametrize(
+    "messages",
+    [
+        # A message may leave out "body" and "more_body" (the ASGI defaults: b"", False).
+        [{"type": "http.request", "more_body": True}, {"type": "http.request", "body": b"{"}],
+        [{"type": "http.request", "body": b"{"}],
+    ],
+    ids=["no-body-key", "no-more-body-key"],
+)
+def test_the_key_field_is_found_whatever_asgi_defaults_a_message_uses(
+    messages: list[dict[str, Any]],
+) -> None:
+    app = limited(Echo(), login={"limit": "1/minute", "key": "body:email"})
+    *first, last = [dict(m) for m in messages]
+    last["body"] = last["body"] + b'"email": "a@example.com"}'
+    assert by_email(app, [*first, last], "10.0.0.1") == 200
+    assert by_email(app, [*first, dict(last)], "10.0.0.2") == 429
+
+
+def test_a_body_of_exactly_the_buffer_limit_is_still_read_for_the_key() -> None:
+    app = limited(Echo(), login={"limit": "1/minute", "key": "body:email"})
+    head = b'{"email": "a@example.com", "pad": "'
+    body = head + b"x" * (MAX_KEY_BODY_BYTES - len(head) - 2) + b'"}'
+    assert len(body) == MAX_KEY_BODY_BYTES
+    assert call(app, chunks=(body,), ip="10.0.0.1").status == 200
+    assert call(app, chunks=(body,), ip="10.0.0.2").status == 429
+
+
+@pytest.mark.parametrize("body", [b"[1, 2]", b'{"email": 5}', b'{"email": "  "}', b"null"])
+def test_a_body_whose_key_field_is_unusable_is_keyed_by_address(body: bytes) -> None:
+    app = limited(Echo(), login={"limit": "1/minute", "key": "body:email"})
+    assert call(app, chunks=(body,), ip="10.0.0.1").status == 200
+    assert call(app, chunks=(body,), ip="10.0.0.2").status == 200
+    assert call(app, chunks=(body,), ip="10.0.0.1").status == 429
+
+
+def test_of_limits_with_equal_room_the_one_resetting_last_is_reported() -> None:
+    app = limited(Echo(), login={"limit": "5/second;5/minute"})
+    header = call(app).headers["ratelimit"]
+    assert header.startswith("limit=5, remaining=4, reset=")
+    assert int(header.rsplit("=", 1)[1]) > 1

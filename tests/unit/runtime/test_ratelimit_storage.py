@@ -158,6 +158,7 @@ def test_a_hung_store_is_timed_out_then_skipped_for_the_cool_down(
     assert warnings[0]["level"] == "warning" and warnings[0]["retry_in_s"] == 2.0
     assert warnings[0]["logger"] == "runtime.ratelimit"
     assert warnings[0]["error"] in {"TimeoutError", "StorageError"}
+    assert isinstance(warnings[0]["detail"], str) and warnings[0]["detail"] != "None"
 
 
 def test_after_the_cool_down_the_store_is_tried_again(
