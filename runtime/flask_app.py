@@ -87,12 +87,19 @@ class _Api(FlaskApi):  # type: ignore[misc]
 
 class _ASGIApp(FlaskASGIApp):  # type: ignore[misc]
     def __init__(
-        self, import_name: str, server_args: dict[str, Any], dispatch: Dispatch | None, threads: int
+        self,
+        import_name: str,
+        server_args: dict[str, Any],
+        dispatch: Dispatch | None,
+        threads: int,
+        queue: int | None = None,
     ) -> None:
         super().__init__(import_name, server_args)
         self.app.json = _JSONProvider(self.app)
         if dispatch is not None:
-            self.asgi_app = BufferedWSGI(self.app.wsgi_app, dispatch=dispatch, threads=threads)
+            self.asgi_app = BufferedWSGI(
+                self.app.wsgi_app, dispatch=dispatch, threads=threads, queue=queue
+            )
 
     def add_api(self, specification: Any, *, name: str | None = None, **kwargs: Any) -> _Api:
         api = _Api(specification, **kwargs)
@@ -111,11 +118,12 @@ class RuntimeFlaskApp(connexion.FlaskApp):  # type: ignore[misc]
         *,
         dispatch: Dispatch | None = "thread",
         threads: int = 4,
+        queue: int | None = None,
         **kwargs: Any,
     ) -> None:
         # WHY: FlaskApp.__init__ hard-codes its FlaskASGIApp; this is its body with ours.
         server_args = kwargs.pop("server_args", None) or {}
-        self._middleware_app = _ASGIApp(import_name, server_args, dispatch, threads)
+        self._middleware_app = _ASGIApp(import_name, server_args, dispatch, threads, queue)
         AbstractApp.__init__(self, import_name, **kwargs)
         self.app = self._middleware_app.app
         self.app.register_error_handler(werkzeug.exceptions.HTTPException, self._http_exception)
