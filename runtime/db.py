@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import select
 import threading
 import time
@@ -87,40 +86,33 @@ def _wait_within_deadline(connection: Any) -> None:
 
     WHY: ``statement_timeout`` is enforced by the server, so a frozen server (SIGSTOP, a stuck
     disk) never applies it, and TCP keepalives do not fire while its kernel still ACKs. This is
-    the only client-side bound on a libpq read. On expiry the query is cancelled (best effort)
-    and psycopg2 closes the connection, so the transaction can no longer commit."""
+    the only client-side bound on a libpq read. On expiry psycopg2 closes the connection, so
+    the transaction can no longer commit; a live server stops the statement by itself
+    (``SET LOCAL`` timeouts, ``client_connection_check_interval``).
+
+    WHY not ``connection.cancel()``: libpq's PQcancel runs with the GIL held and waits for the
+    server's answer, so against a frozen server it stopped every thread of the worker, the
+    event loop included, until the server came back (measured: the whole freeze)."""
     import psycopg2
     import psycopg2.extensions as ext
 
     deadline = deadlines.current()
-    remove = None if deadline is None else deadline.on_expiry(connection.cancel)
     poller = select.poll()
     registered = 0
-    try:
-        while True:
-            state = connection.poll()
-            if state == ext.POLL_OK:
-                return
-            events = select.POLLIN if state == ext.POLL_READ else select.POLLOUT
-            if state not in (ext.POLL_READ, ext.POLL_WRITE):
-                raise psycopg2.OperationalError(f"Unexpected libpq poll state {state}.")
-            if events != registered:
-                poller.register(connection.fileno(), events)
-                registered = events
-            left = None if deadline is None else deadline.wait_until() - time.monotonic()
-            if left is not None and left <= 0:
-                threading.Thread(target=_cancel_quietly, args=(connection,), daemon=True).start()
-                raise psycopg2.OperationalError("PostgreSQL did not answer within the deadline.")
-            poller.poll(None if left is None else max(1, int(left * 1000)))
-    finally:
-        if remove is not None:
-            remove()
-
-
-def _cancel_quietly(connection: Any) -> None:
-    # WHY: best effort; psycopg2 discards the connection anyway.
-    with contextlib.suppress(Exception):
-        connection.cancel()
+    while True:
+        state = connection.poll()
+        if state == ext.POLL_OK:
+            return
+        events = select.POLLIN if state == ext.POLL_READ else select.POLLOUT
+        if state not in (ext.POLL_READ, ext.POLL_WRITE):
+            raise psycopg2.OperationalError(f"Unexpected libpq poll state {state}.")
+        if events != registered:
+            poller.register(connection.fileno(), events)
+            registered = events
+        left = None if deadline is None else deadline.wait_until() - time.monotonic()
+        if left is not None and left <= 0:
+            raise psycopg2.OperationalError("PostgreSQL did not answer within the deadline.")
+        poller.poll(None if left is None else max(1, int(left * 1000)))
 
 
 def _bound_transaction(connection: Any) -> None:

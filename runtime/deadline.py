@@ -14,7 +14,7 @@ import contextlib
 import contextvars
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -59,7 +59,7 @@ class CommitOutcomeUnknown(Problem):
 
 
 class Deadline:
-    """When a request must be answered by, and the callbacks that abandon its waits."""
+    """When a request must be answered by, and whether it may still commit."""
 
     def __init__(self, seconds: float, *, commit_grace_s: float = 2.0) -> None:
         self.seconds = seconds
@@ -67,7 +67,6 @@ class Deadline:
         self.expires_at = time.monotonic() + seconds
         self.state = "running"
         self._lock = threading.Lock()
-        self._cancels: list[Callable[[], None]] = []
 
     def remaining(self) -> float:
         return self.expires_at - time.monotonic()
@@ -98,33 +97,9 @@ class Deadline:
     def expire(self) -> bool:
         """The watchdog's side: True when the request may be answered as failed."""
         with self._lock:
-            if self.state != "running":
-                return self.state == "expired"
-            self.state = "expired"
-            cancels, self._cancels = self._cancels, []
-        for cancel in cancels:
-            # WHY: a cancel request opens a connection to the server, which may be the
-            # frozen peer; it runs on its own thread so the watchdog itself never waits.
-            threading.Thread(target=_quietly, args=(cancel,), daemon=True).start()
-        return True
-
-    def on_expiry(self, cancel: Callable[[], None]) -> Callable[[], None]:
-        """Register ``cancel`` (e.g. a query's ``connection.cancel``); returns its removal."""
-        with self._lock:
-            self._cancels.append(cancel)
-
-        def remove() -> None:
-            with self._lock, contextlib.suppress(ValueError):
-                self._cancels.remove(cancel)
-
-        return remove
-
-
-def _quietly(cancel: Callable[[], None]) -> None:
-    try:
-        cancel()
-    except Exception as exc:  # WHY: best effort; the commit point refuses regardless.
-        log.warning("deadline_cancel_failed", error=type(exc).__name__)
+            if self.state == "running":
+                self.state = "expired"
+            return self.state == "expired"
 
 
 def current() -> Deadline | None:

@@ -32,11 +32,14 @@ class DrainingServer(Server):
         self._timer: threading.Timer | None = None
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
-        if sig == signal.SIGTERM and self.drain_s > 0 and self._timer is None:
-            DRAIN.begin()
-            self._timer = threading.Timer(self.drain_s, super().handle_exit, (sig, frame))
-            self._timer.daemon = True
-            self._timer.start()
+        if sig == signal.SIGTERM and self.drain_s > 0:
+            # WHY: the master forwards its SIGTERM; a second one must not cut the drain short
+            # (SIGINT and SIGQUIT still stop at once).
+            if self._timer is None:
+                DRAIN.begin()
+                self._timer = threading.Timer(self.drain_s, super().handle_exit, (sig, frame))
+                self._timer.daemon = True
+                self._timer.start()
             return
         super().handle_exit(sig, frame)
 
