@@ -109,6 +109,8 @@ class RuntimeSettings(BaseSettings):
     flask_queue: int = Field(16, ge=0, le=10_000)
     # How long a worker keeps accepting (readiness 503, `Connection: close`) after SIGTERM.
     shutdown_drain_s: float = Field(5.0, ge=0, le=120)
+    # Each worker listens on its own SO_REUSEPORT socket, so connections spread evenly.
+    reuse_port: bool = True
 
     @classmethod
     def settings_customise_sources(
