@@ -40,6 +40,7 @@ class Figures:
     scenario: str
     statuses: str
     worst_s: float
+    live_p99_s: float
     live_worst_s: float
     to_503_s: float | None
     to_recover_s: float | None
@@ -53,13 +54,14 @@ class Figures:
 
         return (
             f"| {self.scenario} | {self.statuses} | {self.worst_s:.2f} | "
-            f"{self.live_worst_s * 1000:.0f} | {seconds(self.to_503_s)} | "
+            f"{self.live_p99_s * 1000:.0f} / {self.live_worst_s * 1000:.0f} | "
+            f"{seconds(self.to_503_s)} | "
             f"{seconds(self.to_recover_s)} | {self.lost} | {self.ghosts} | {self.unknown} |"
         )
 
 
 HEADER = (
-    "| scenario | statuses during fault | worst latency s | worst /livez ms | "
+    "| scenario | statuses during fault | worst latency s | /livez p99 / max ms | "
     "time to 503 s | time to recover s | writes lost | ghost writes | outcome unknown |\n"
     "|---|---|---|---|---|---|---|---|---|"
 )
@@ -125,6 +127,11 @@ def _rows(postgres: Postgres) -> set[str]:
     return names
 
 
+def _p99(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+
+
 def _first(
     probes: list[tuple[float, int | None]], after: float, want: Callable[[int | None], bool]
 ) -> float | None:
@@ -161,6 +168,7 @@ def _measure(
         scenario=name,
         statuses=" ".join(f"{k}x{v}" for k, v in sorted(counts.items(), key=str)),
         worst_s=max(o.elapsed for o in load.outcomes),
+        live_p99_s=_p99([p.ended - p.started for p in load.live]),
         live_worst_s=max(p.ended - p.started for p in load.live),
         to_503_s=_first(ready, fault_start, lambda s: s == 503) if expect_unready else None,
         to_recover_s=to_recover,
@@ -182,7 +190,7 @@ def _assert_common(figures: Figures, load: Load, during: list[Outcome]) -> None:
     assert figures.worst_s <= LATENCY_BOUND_S, figures
     assert {p.status for p in load.live} == {200}, [p for p in load.live if p.status != 200][:5]
     # WHY: generous; the aim (<= 50 ms p99) is reported in the table, not asserted.
-    assert figures.live_worst_s < 1.0, figures
+    assert figures.live_p99_s < 1.0, figures
     assert figures.lost == 0, figures
     assert figures.ghosts == 0, figures
 
