@@ -10,7 +10,6 @@ from collections import Counter
 from pathlib import Path
 
 import httpx
-import pytest
 
 from tests.server import production_env, running_server
 
@@ -44,11 +43,10 @@ def open_connections(api: str, count: int) -> list[httpx.Client]:
     return clients
 
 
-@pytest.mark.parametrize("reuse_port", ["true", "false"])
 def test_keep_alive_connections_spread_across_the_workers(
-    tmp_path: Path, clean_postgres: str, clean_redis: str, reuse_port: str
+    tmp_path: Path, clean_postgres: str, clean_redis: str
 ) -> None:
-    env = {**production_env(tmp_path, clean_postgres, clean_redis), "REUSE_PORT": reuse_port}
+    env = {**production_env(tmp_path, clean_postgres, clean_redis), "REUSE_PORT": "true"}
     with running_server(env, tmp_path / "server.log", workers=2) as server:
         port = int(server.base_url.rsplit(":", 1)[1])
         clients = open_connections(server.api, CONNECTIONS)
@@ -57,9 +55,8 @@ def test_keep_alive_connections_spread_across_the_workers(
         finally:
             for client in clients:
                 client.close()
-    print(f"REUSE_PORT={reuse_port}: connections per worker {sorted(spread.values())}")
+    print(f"connections per worker {sorted(spread.values())}")
     assert sum(spread.values()) == CONNECTIONS
-    if reuse_port == "true":
-        # WHY: the kernel hashes each connection to a worker's socket; 3 of 20 or fewer on
-        # one of two workers has a probability of 2e-4.
-        assert len(spread) == 2 and min(spread.values()) >= 3, spread
+    # WHY: the kernel hashes each connection to a worker's socket; 3 of 20 or fewer on one of
+    # two workers has a probability of 2e-4. (One shared socket: 2/18 measured.)
+    assert len(spread) == 2 and min(spread.values()) >= 3, spread

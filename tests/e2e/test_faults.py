@@ -23,7 +23,7 @@ from sqlalchemy import create_engine, text
 from tests.e2e.deps import Postgres, Redis, _children, own_postgres, own_redis
 from tests.e2e.load import Load, Outcome
 from tests.e2e.test_flow import login
-from tests.server import Server, production_env, running_server
+from tests.server import ROOT, Server, production_env, running_server
 
 DEADLINE_S = 3.0
 COMMIT_GRACE_S = 2.0
@@ -72,18 +72,18 @@ TABLE: list[Figures] = []
 def _print_table(request: pytest.FixtureRequest) -> Iterator[None]:
     yield
     if TABLE:
-        reporter = request.config.pluginmanager.getplugin("terminalreporter")
         lines = [
             "",
             f"fault table (deadline {DEADLINE_S:g} s, 2 workers x 4 threads, 6 clients)",
             HEADER,
         ]
         lines += [figures.row() for figures in TABLE]
-        for line in lines:
-            if reporter is not None:
-                reporter.write_line(line)
-        Path(os.environ.get("FAULT_TABLE", "var/fault-table.md")).parent.mkdir(exist_ok=True)
-        Path(os.environ.get("FAULT_TABLE", "var/fault-table.md")).write_text("\n".join(lines))
+        capture = request.config.pluginmanager.getplugin("capturemanager")
+        with capture.global_and_fixture_disabled():
+            print("\n".join(lines), flush=True)
+        table = Path(os.environ.get("FAULT_TABLE", ROOT / "var" / "fault-table.md"))
+        table.parent.mkdir(parents=True, exist_ok=True)
+        table.write_text("\n".join(lines), encoding="utf-8")
 
 
 @pytest.fixture(scope="module")
