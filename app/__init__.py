@@ -5,7 +5,7 @@ from __future__ import annotations
 import connexion
 
 from app.config import Settings, load_settings
-from app.extensions import db, init_extensions, security
+from app.extensions import db, init_extensions, readiness_checks, security
 from runtime.app import build_app
 from runtime.logging import configure_logging
 from runtime.routing import check_registry
@@ -28,7 +28,7 @@ def create_app(settings: Settings | None = None) -> connexion.FlaskApp:
     verify_registry(settings)
     init_extensions(settings)
 
-    from app.modules.operations import OPERATIONS
+    from app.modules.operations import OPERATIONS, POLICIES
 
     app = build_app(
         import_name=__name__,
@@ -37,6 +37,8 @@ def create_app(settings: Settings | None = None) -> connexion.FlaskApp:
         settings=settings,
         verify_token=security.authenticator.verify,
         verify_token_blocking=False,
+        policies=POLICIES,
+        readiness_checks=readiness_checks(),
     )
     db.init_app(app.app)
     app.app.before_request(security.authenticator.reject_revoked)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import redis
 
 from app.common.auth import Authenticator, Denylist, ensure_key_ring
@@ -77,3 +79,9 @@ def init_extensions(settings: Settings) -> None:
     security._authenticator = Authenticator(tokens, Denylist(redis_holder.client), keys)
     security.refresh_token_ttl_s = settings.refresh_token_ttl_s
     security.refresh_reuse_grace_s = settings.refresh_reuse_grace_s
+
+
+def readiness_checks() -> dict[str, Callable[[], object] | None]:
+    """What ``/readyz`` checks: PostgreSQL, and Redis when it is configured."""
+    client = redis_holder.client
+    return {"database": db.ping, "redis": client.ping if client else None}

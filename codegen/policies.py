@@ -1,4 +1,5 @@
-"""The ``x-rate-limit`` and ``x-idempotent`` operation extensions: their schema and values."""
+"""The ``x-rate-limit``, ``x-idempotent`` and ``x-deadline`` operation extensions: their schema
+and values."""
 
 from __future__ import annotations
 
@@ -40,9 +41,40 @@ def rate_limits(operation: Any, document: Mapping[str, Any]) -> tuple[RateLimit,
     )
 
 
+# WHY: past five minutes a request is a job; a proxy or a client would have given up long before.
+MAX_DEADLINE_S = 300
+
+
+def deadline_s(operation: Mapping[str, Any]) -> float | None:
+    """The operation's own ``x-deadline`` in seconds, or None for ``REQUEST_DEADLINE_S``."""
+    raw = operation.get("x-deadline")
+    return None if raw is None else float(raw)
+
+
+def _check_deadline(operation: Mapping[str, Any], where: tuple[object, ...]) -> list[Issue]:
+    if "x-deadline" not in operation:
+        return []
+    raw = operation["x-deadline"]
+    if not where:
+        return [
+            Issue(
+                pointer(("x-deadline",)),
+                "x-deadline belongs on an operation; the default is the REQUEST_DEADLINE_S setting",
+            )
+        ]
+    if isinstance(raw, bool) or not isinstance(raw, int | float) or not 0 < raw <= MAX_DEADLINE_S:
+        return [
+            Issue(
+                pointer((*where, "x-deadline")),
+                f"x-deadline {raw!r} must be a number of seconds, > 0 and <= {MAX_DEADLINE_S}",
+            )
+        ]
+    return []
+
+
 def check(operation: Mapping[str, Any], where: tuple[object, ...]) -> list[Issue]:
     """Located problems with the policy extensions of one operation."""
-    issues: list[Issue] = []
+    issues: list[Issue] = _check_deadline(operation, where)
     if "x-idempotent" in operation and not isinstance(operation["x-idempotent"], bool):
         issues.append(
             Issue(pointer((*where, "x-idempotent")), "x-idempotent must be true or false")

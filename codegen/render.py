@@ -12,7 +12,7 @@ from codegen.components import render_components
 from codegen.errors import Issue, SpecError, pointer
 from codegen.ir import Api, Domain, Operation, Parameter, RequestBody, Response
 from codegen.naming import connexion_kwarg, field_name
-from codegen.policies import rate_limits
+from codegen.policies import deadline_s, rate_limits
 from codegen.typemap import Imports, TypeMapper, constraints
 
 GROUP_SUFFIX = {"path": "Path", "query": "Query", "header": "Header", "cookie": "Cookie"}
@@ -179,6 +179,7 @@ def _operations(api: Api, spec: Mapping[str, Any], package: str, spec_name: str)
             "    rate_limits: tuple[RateLimitPolicy, ...]  # every one must allow a request",
             "    idempotent: bool",
             "    deprecated: bool",
+            "    deadline_s: float | None  # x-deadline; None: the REQUEST_DEADLINE_S setting",
             "",
             "",
             "POLICIES: Final[Mapping[str, OperationPolicy]] = {",
@@ -200,7 +201,7 @@ def _policy(op: Operation, document: Mapping[str, Any]) -> str:
     return (
         f"{{'authentication': {op.authentication!r}, 'scopes': {scopes!r}, "
         f"'rate_limits': ({rate}), 'idempotent': {op.extensions.get('x-idempotent') is True!r}, "
-        f"'deprecated': {op.deprecated!r}}}"
+        f"'deprecated': {op.deprecated!r}, 'deadline_s': {deadline_s(op.extensions)!r}}}"
     )
 
 

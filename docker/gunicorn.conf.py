@@ -25,6 +25,8 @@ workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count()))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "30"))
 keepalive = 5
+# WHY: the workers bind their own SO_REUSEPORT sockets beside the master's (runtime/worker.py).
+reuse_port = _settings.reuse_port
 # WHY: off by default. A recycled uvicorn worker closes its idle keep-alive connections, and a
 # client whose next request is already on the wire sees a reset (a POST is not retried); the
 # workers' memory is flat under load (docs/PERFORMANCE.md). Set it to contain a leak.

@@ -21,6 +21,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware.cors import CORSMiddleware
 
 from runtime.auth import Principal, security_map
+from runtime.deadline import DeadlineMiddleware
 from runtime.edges import (
     BodySizeLimitMiddleware,
     RelativeRedirects,
@@ -40,6 +41,7 @@ from runtime.errors import (
 from runtime.flask_app import RuntimeFlaskApp
 from runtime.logging import get_logger
 from runtime.middleware import RejectControlCharactersInPath, RequestContextMiddleware
+from runtime.probes import ProbeMiddleware
 from runtime.ratelimit import RateLimitMiddleware, policies_from_spec
 from runtime.routing import OperationResolver
 from runtime.settings import RuntimeSettings
@@ -190,12 +192,18 @@ def build_app(
     verify_token: Callable[[str], Principal] | None = None,
     verify_token_blocking: bool = True,
     arguments: Mapping[str, Any] | None = None,
+    policies: Mapping[str, Mapping[str, Any]] | None = None,
+    readiness_checks: Mapping[str, Callable[[], object] | None] | None = None,
 ) -> RuntimeFlaskApp:
-    """A Connexion ``FlaskApp`` with problem+json errors, request ids, and all-errors validation."""
+    """A Connexion ``FlaskApp`` with problem+json errors, request ids, and all-errors validation.
+
+    ``policies`` is the generated ``POLICIES`` table (``deadline_s`` per operation);
+    ``readiness_checks`` makes ``/livez`` and ``/readyz`` answered on the event loop."""
     app = RuntimeFlaskApp(
         import_name,
         dispatch=None if settings.flask_dispatch == "a2wsgi" else settings.flask_dispatch,
         threads=settings.flask_threads,
+        queue=settings.flask_queue,
         specification_dir=str(spec_path.parent),
         swagger_ui_options=SwaggerUIOptions(
             swagger_ui=settings.swagger_ui_enabled, swagger_ui_path="/ui"
@@ -219,6 +227,21 @@ def build_app(
             position=MiddlewarePosition.BEFORE_EXCEPTION,
             **cors_options(settings.cors_origins, spec=spec),
         )
+    if readiness_checks is not None:
+        app.add_middleware(
+            ProbeMiddleware,
+            position=MiddlewarePosition.BEFORE_EXCEPTION,
+            base_path=base,
+            checks=readiness_checks,
+        )
+    # WHY: after routing (the operation's x-deadline), inside the exception middleware (the
+    # 503 is rendered as a problem), around security, rate limits and the handler.
+    app.add_middleware(
+        DeadlineMiddleware,
+        position=MiddlewarePosition.BEFORE_SECURITY,
+        default_s=settings.request_deadline_s,
+        per_operation={op: p.get("deadline_s") for op, p in (policies or {}).items()},
+    )
     app.add_middleware(
         BodySizeLimitMiddleware,
         position=MiddlewarePosition.BEFORE_SWAGGER,

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import select
+import threading
+import time
 from typing import Any
 
 import flask
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
+
+from runtime import deadline as deadlines
 
 _SESSION_KEY = "_runtime_db_session"
 
@@ -31,13 +36,24 @@ def make_engine(
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     connect_args: dict[str, Any] = {}
-    if url.startswith("postgresql"):
+    postgres = url.startswith("postgresql")
+    if postgres:
+        install_bounded_waits()
         connect_args = {
             "connect_timeout": connect_timeout_s,
-            "options": f"-c statement_timeout={statement_timeout_ms}",
+            # WHY: a backend waiting on a lock notices an abandoned client (PostgreSQL 14+).
+            "options": f"-c statement_timeout={statement_timeout_ms} "
+            "-c client_connection_check_interval=1000",
             "application_name": "api",
+            # WHY: a peer that vanished (host down, partition) is detected by the client's
+            # kernel in ~10 s instead of the system default of two hours.
+            "keepalives": 1,
+            "keepalives_idle": 5,
+            "keepalives_interval": 2,
+            "keepalives_count": 3,
+            "tcp_user_timeout": 10_000,
         }
-    return create_engine(
+    engine = create_engine(
         url,
         pool_size=pool_size,
         max_overflow=max_overflow,
@@ -46,6 +62,75 @@ def make_engine(
         pool_recycle=1800,
         connect_args=connect_args,
     )
+    if postgres:
+        event.listen(engine, "begin", _bound_transaction)
+    return engine
+
+
+_installed = threading.Lock()
+_INSTALLED: list[bool] = []
+
+
+def install_bounded_waits() -> None:
+    """Route every libpq wait of the process through :func:`_wait_within_deadline`."""
+    import psycopg2.extensions  # type: ignore[import-untyped]
+
+    with _installed:
+        if not _INSTALLED:
+            psycopg2.extensions.set_wait_callback(_wait_within_deadline)
+            _INSTALLED.append(True)
+
+
+def _wait_within_deadline(connection: Any) -> None:
+    """psycopg2's wait callback: waits on the socket at most the request's time left.
+
+    WHY: ``statement_timeout`` is enforced by the server, so a frozen server (SIGSTOP, a stuck
+    disk) never applies it, and TCP keepalives do not fire while its kernel still ACKs. This is
+    the only client-side bound on a libpq read. On expiry psycopg2 closes the connection, so
+    the transaction can no longer commit; a live server stops the statement by itself
+    (``SET LOCAL`` timeouts, ``client_connection_check_interval``).
+
+    WHY not ``connection.cancel()``: libpq's PQcancel runs with the GIL held and waits for the
+    server's answer, so against a frozen server it stopped every thread of the worker, the
+    event loop included, until the server came back (measured: the whole freeze)."""
+    import psycopg2
+    import psycopg2.extensions as ext
+
+    deadline = deadlines.current()
+    poller = select.poll()
+    registered = 0
+    while True:
+        state = connection.poll()
+        if state == ext.POLL_OK:
+            return
+        events = select.POLLIN if state == ext.POLL_READ else select.POLLOUT
+        if state not in (ext.POLL_READ, ext.POLL_WRITE):
+            raise psycopg2.OperationalError(f"Unexpected libpq poll state {state}.")
+        if events != registered:
+            poller.register(connection.fileno(), events)
+            registered = events
+        left = None if deadline is None else deadline.wait_until() - time.monotonic()
+        if left is not None and left <= 0:
+            raise psycopg2.OperationalError("PostgreSQL did not answer within the deadline.")
+        poller.poll(None if left is None else max(1, int(left * 1000)))
+
+
+def _bound_transaction(connection: Any) -> None:
+    """At the start of a request's transaction, its server-side timeouts from the time left."""
+    deadline = deadlines.current()
+    if deadline is None:
+        return
+    left_ms = max(1, int(deadline.remaining() * 1000))
+    cursor = connection.connection.dbapi_connection.cursor()
+    try:
+        # WHY: SET LOCAL lasts for this transaction only; the pooled connection keeps its
+        # defaults for the next request. One round trip for the three settings.
+        cursor.execute(
+            f"SET LOCAL statement_timeout = {left_ms}; SET LOCAL lock_timeout = {left_ms}; "
+            f"SET LOCAL idle_in_transaction_session_timeout = {left_ms}"
+        )
+    finally:
+        cursor.close()
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -95,8 +180,21 @@ class Database:
         # WHY: the one commit of the request, after the handler succeeded and before the
         # response leaves: a failed commit still turns into an error response.
         session: Session | None = flask.g.get(_SESSION_KEY)
-        if session is not None and response.status_code < 400:
+        if session is None or response.status_code >= 400:
+            return response
+        deadline = deadlines.current()
+        if deadline is None:
             session.commit()
+            return response
+        # WHY: past the deadline the client is told 503 "nothing saved": refuse to commit.
+        deadline.begin_commit()
+        try:
+            session.commit()
+        except _dependency_errors() as exc:
+            # WHY: the COMMIT was sent and its answer lost: it may have been applied.
+            raise deadlines.CommitOutcomeUnknown from exc
+        finally:
+            deadline.end_commit()
         return response
 
     @staticmethod
@@ -107,5 +205,12 @@ class Database:
             session.close()
 
     def ping(self) -> None:
+        """``SELECT 1`` on a pooled connection (a probe runs it under a short deadline)."""
         with self.engine.connect() as connection:
             connection.execute(text("SELECT 1"))
+
+
+def _dependency_errors() -> tuple[type[BaseException], ...]:
+    import sqlalchemy.exc
+
+    return (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError)

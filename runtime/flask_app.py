@@ -87,7 +87,12 @@ class _Api(FlaskApi):  # type: ignore[misc]
 
 class _ASGIApp(FlaskASGIApp):  # type: ignore[misc]
     def __init__(
-        self, import_name: str, server_args: dict[str, Any], dispatch: Dispatch | None, threads: int
+        self,
+        import_name: str,
+        server_args: dict[str, Any],
+        dispatch: Dispatch | None,
+        threads: int,
+        queue: int | None = None,
     ) -> None:
         super().__init__(import_name, server_args)
         self.app.json = _JSONProvider(self.app)
@@ -95,7 +100,9 @@ class _ASGIApp(FlaskASGIApp):  # type: ignore[misc]
         # Host header; the API documents no such path, so it is a 404 like any other.
         self.app.url_map.merge_slashes = False
         if dispatch is not None:
-            self.asgi_app = BufferedWSGI(self.app.wsgi_app, dispatch=dispatch, threads=threads)
+            self.asgi_app = BufferedWSGI(
+                self.app.wsgi_app, dispatch=dispatch, threads=threads, queue=queue
+            )
 
     def add_api(self, specification: Any, *, name: str | None = None, **kwargs: Any) -> _Api:
         api = _Api(specification, **kwargs)
@@ -114,11 +121,12 @@ class RuntimeFlaskApp(connexion.FlaskApp):  # type: ignore[misc]
         *,
         dispatch: Dispatch | None = "thread",
         threads: int = 4,
+        queue: int | None = None,
         **kwargs: Any,
     ) -> None:
         # WHY: FlaskApp.__init__ hard-codes its FlaskASGIApp; this is its body with ours.
         server_args = kwargs.pop("server_args", None) or {}
-        self._middleware_app = _ASGIApp(import_name, server_args, dispatch, threads)
+        self._middleware_app = _ASGIApp(import_name, server_args, dispatch, threads, queue)
         AbstractApp.__init__(self, import_name, **kwargs)
         self.app = self._middleware_app.app
         self.app.register_error_handler(werkzeug.exceptions.HTTPException, self._http_exception)

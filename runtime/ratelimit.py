@@ -41,6 +41,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from runtime.edges import send_problem
 from runtime.errors import Problem, problem_for_status
 from runtime.logging import get_logger
+from runtime.redis_client import keepalive_options
 
 __all__ = [
     "EXTENSION",
@@ -323,6 +324,8 @@ class RateLimitMiddleware:
                 self._storage_url,
                 socket_timeout=STORAGE_TIMEOUT_S,
                 socket_connect_timeout=STORAGE_TIMEOUT_S,
+                socket_keepalive=True,
+                socket_keepalive_options=keepalive_options(),
                 retry=Retry(NoBackoff(), 0),
             )
             storage: Storage = RedisStorage(

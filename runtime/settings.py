@@ -106,6 +106,16 @@ class RuntimeSettings(BaseSettings):
     max_body_bytes: int = Field(1_048_576, ge=1024, le=100 * 1_048_576)
     rate_limits: bool = True
 
+    # Faults (docs/ARCHITECTURE.md, "Deadlines and timeouts"): every wait of a request is
+    # bounded by its deadline; `x-deadline` in the spec overrides it per operation.
+    request_deadline_s: float = Field(10.0, gt=0, le=300)
+    # Requests waiting for a handler thread beyond FLASK_THREADS, per worker, before 503s.
+    flask_queue: int = Field(16, ge=0, le=10_000)
+    # How long a worker keeps accepting (readiness 503, `Connection: close`) after SIGTERM.
+    shutdown_drain_s: float = Field(5.0, ge=0, le=120)
+    # Each worker listens on its own SO_REUSEPORT socket, so connections spread evenly.
+    reuse_port: bool = True
+
     @classmethod
     def settings_customise_sources(
         cls,

@@ -20,6 +20,8 @@ from typing import Any, Literal, TypeVar, cast
 from a2wsgi.wsgi import build_environ
 from starlette.types import Receive, Scope, Send
 
+from runtime.errors import Problem
+
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 Dispatch = Literal["inline", "thread"]
 
@@ -34,18 +36,37 @@ class _Disconnected(Exception):
     pass
 
 
+class Overloaded(Problem):
+    """Every handler thread is busy and the queue in front of them is full."""
+
+    status = 503
+    kind = "overloaded"
+    title = "Service Unavailable"
+
+    def __init__(self) -> None:
+        super().__init__("The service is overloaded; retry shortly.", headers={"Retry-After": "1"})
+
+
 class HandlerThreads:
     """A fixed set of threads that each run one call at a time and hand the result back to the
     event loop, in the caller's ``contextvars`` context.
+
+    At most ``backlog`` calls wait for a thread; one more is refused at once with
+    :class:`Overloaded` (load shedding). WHY: an unbounded queue turns a slow dependency into
+    every request waiting its whole deadline; a call still holds its slot while its thread is
+    blocked, even after the request gave up, so blocked threads shed load too.
 
     WHY not ``loop.run_in_executor``: its ``concurrent.futures.Future``, chained to an asyncio
     future, costs ~70 µs of CPU per hand-off under uvloop on a 2-core VM; a queue and one
     ``call_soon_threadsafe`` cost ~30 µs. The threads start on first use in each process: a
     fork keeps the list but not the threads, so a child starts its own."""
 
-    def __init__(self, size: int, *, name: str = "wsgi") -> None:
+    def __init__(self, size: int, *, name: str = "wsgi", backlog: int | None = None) -> None:
         self._size = size
         self._name = name
+        self._limit = None if backlog is None else size + backlog
+        self._busy = 0
+        self._busy_lock = threading.Lock()
         self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
@@ -55,10 +76,20 @@ class HandlerThreads:
     async def run(self, function: Callable[[], T]) -> T:
         if self._pid != os.getpid() or self._closed:
             self._start()
+        if self._limit is not None:
+            with self._busy_lock:
+                if self._busy >= self._limit:
+                    raise Overloaded
+                self._busy += 1
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
         self._jobs.put((loop, future, contextvars.copy_context(), function))
         return await future
+
+    @property
+    def busy(self) -> int:
+        """Calls queued or running (a running call whose request gave up included)."""
+        return self._busy
 
     def _start(self) -> None:
         with self._lock:
@@ -66,6 +97,7 @@ class HandlerThreads:
                 raise RuntimeError("The handler threads are shut down.")
             if self._pid != os.getpid():
                 self._pid, self._threads, self._jobs = os.getpid(), [], queue.SimpleQueue()
+                self._busy = 0
             while len(self._threads) < self._size:
                 thread = threading.Thread(
                     target=self._work, name=f"{self._name}-{len(self._threads)}", daemon=True
@@ -77,12 +109,17 @@ class HandlerThreads:
         jobs = self._jobs
         while (job := jobs.get()) is not None:
             loop, future, context, function = job
-            if future.cancelled():
-                continue  # WHY: the request is gone; a POST must not commit for nobody.
             try:
-                outcome: tuple[bool, Any] = (True, context.run(function))
-            except BaseException as exc:  # WHY: every outcome goes back to the request
-                outcome = (False, _awaitable_error(exc))
+                if future.cancelled():
+                    continue  # WHY: the request is gone; a POST must not commit for nobody.
+                try:
+                    outcome: tuple[bool, Any] = (True, context.run(function))
+                except BaseException as exc:  # WHY: every outcome goes back to the request
+                    outcome = (False, _awaitable_error(exc))
+            finally:
+                if self._limit is not None:
+                    with self._busy_lock:
+                        self._busy -= 1
             # WHY: a loop closed while the handler ran has nobody awaiting the result.
             with contextlib.suppress(RuntimeError):
                 loop.call_soon_threadsafe(_settle, future, *outcome)
@@ -126,10 +163,17 @@ class BufferedWSGI:
     one hand-off per request to a pool of ``threads``, so a slow handler does not stall the
     worker's other requests. Flask's errors propagate to Connexion's exception middleware."""
 
-    def __init__(self, app: WSGIApp, *, dispatch: Dispatch = "thread", threads: int = 10) -> None:
+    def __init__(
+        self,
+        app: WSGIApp,
+        *,
+        dispatch: Dispatch = "thread",
+        threads: int = 10,
+        queue: int | None = None,
+    ) -> None:
         self.app = app
         self.dispatch = dispatch
-        self._threads = HandlerThreads(threads) if dispatch == "thread" else None
+        self._threads = HandlerThreads(threads, backlog=queue) if dispatch == "thread" else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":

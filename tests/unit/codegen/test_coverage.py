@@ -183,6 +183,7 @@ def test_the_registry_exposes_policies_scopes_and_deprecation(coverage: Path) ->
     assert policies["createThing"]["idempotent"] is True
     assert policies["replaceThing"]["deprecated"] is True
     assert policies["getThing"]["authentication"] == "none"
+    assert {policy["deadline_s"] for policy in policies.values()} == {None}
 
 
 @pytest.mark.parametrize(
@@ -196,17 +197,32 @@ def test_the_registry_exposes_policies_scopes_and_deprecation(coverage: Path) ->
 def test_a_malformed_rate_limit_stops_generation_with_its_pointer(
     tmp_path: Path, policy: str, pointer: str
 ) -> None:
-    root = make_project(tmp_path, "coverage.yaml")
-    spec = root / "openapi.yaml"
-    spec.write_text(
-        spec.read_text().replace(
-            "x-rate-limit: {limit: 5/minute;30/hour, key: caller, fail: open}",
-            f"x-rate-limit: {policy}",
-        )
-    )
-    result = run(root)
+    result = run(_with_policy(tmp_path, f"x-rate-limit: {policy}"))
     assert result.exit_code == 2
     assert f"#/paths/~1things/get{pointer}" in result.stderr
+
+
+def _with_policy(tmp_path: Path, policy: str) -> Path:
+    """The coverage project with listThings' rate limit replaced by ``policy``."""
+    root = make_project(tmp_path, "coverage.yaml")
+    spec = root / "openapi.yaml"
+    original = "x-rate-limit: {limit: 5/minute;30/hour, key: caller, fail: open}"
+    spec.write_text(spec.read_text().replace(original, policy))
+    return root
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "301", "soon", "true"])
+def test_a_malformed_deadline_stops_generation_with_its_pointer(tmp_path: Path, value: str) -> None:
+    result = run(_with_policy(tmp_path, f"x-deadline: {value}"))
+    assert result.exit_code == 2
+    assert "#/paths/~1things/get/x-deadline: x-deadline" in result.stderr
+
+
+def test_an_operations_deadline_lands_in_the_policies_table(tmp_path: Path) -> None:
+    root = _with_policy(tmp_path, "x-deadline: 2.5")
+    assert run(root).exit_code == 0
+    text = next(root.rglob("operations.py")).read_text()
+    assert "'deadline_s': 2.5" in text.replace('"', "'")
 
 
 def test_a_request_media_type_of_another_shape_is_ignored_with_a_located_warning(

@@ -1,0 +1,170 @@
+"""The request deadline: its state machine, the watchdog middleware and the load shedding."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from typing import Any
+
+import pytest
+from starlette.types import Receive, Scope, Send
+
+from runtime.deadline import (
+    CommitOutcomeUnknown,
+    Deadline,
+    DeadlineExceeded,
+    DeadlineMiddleware,
+    bounded,
+    current,
+)
+from runtime.wsgi import HandlerThreads, Overloaded
+
+
+def test_an_expired_request_can_no_longer_commit() -> None:
+    deadline = Deadline(5)
+    assert deadline.expire() is True
+    with pytest.raises(DeadlineExceeded):
+        deadline.begin_commit()
+
+
+def test_a_commit_in_flight_is_never_told_it_failed() -> None:
+    deadline = Deadline(5, commit_grace_s=2)
+    deadline.begin_commit()
+    assert deadline.expire() is False
+    assert deadline.wait_until() == pytest.approx(deadline.expires_at + 2)
+    deadline.end_commit()
+    assert deadline.expire() is False
+
+
+def test_a_deadline_that_passed_refuses_the_commit_without_the_watchdog() -> None:
+    deadline = Deadline(0.01)
+    time.sleep(0.02)
+    with pytest.raises(DeadlineExceeded):
+        deadline.begin_commit()
+    with pytest.raises(DeadlineExceeded):
+        deadline.check()
+
+
+def test_bounded_sets_the_current_deadline_for_a_block_only() -> None:
+    assert current() is None
+    with bounded(1.5) as deadline:
+        assert current() is deadline
+        assert 0 < deadline.remaining() <= 1.5
+    assert current() is None
+
+
+def _scope(operation_id: str) -> dict[str, Any]:
+    return {
+        "type": "http",
+        "method": "GET",
+        "path": "/x",
+        "headers": [],
+        "extensions": {"connexion_routing": {"operation_id": operation_id}},
+    }
+
+
+async def _no_body() -> dict[str, Any]:
+    return {"type": "http.request", "body": b""}
+
+
+def _run(app: Any, operation_id: str = "slow") -> tuple[list[dict[str, Any]], float]:
+    sent: list[dict[str, Any]] = []
+
+    async def send(message: Any) -> None:
+        sent.append(message)
+
+    started = time.monotonic()
+    asyncio.run(app(_scope(operation_id), _no_body, send))
+    return sent, time.monotonic() - started
+
+
+def test_the_middleware_answers_at_the_operations_deadline_whatever_the_handler_waits_on() -> None:
+    seen: list[Deadline | None] = []
+
+    async def stuck(scope: Scope, receive: Receive, send: Send) -> None:
+        seen.append(current())
+        await asyncio.sleep(30)
+
+    app = DeadlineMiddleware(stuck, default_s=30, per_operation={"slow": 0.2, "other": None})
+    with pytest.raises(DeadlineExceeded) as raised:
+        _run(app)
+    assert raised.value.status == 503
+    assert raised.value.headers["Retry-After"] == "1"
+    assert seen[0] is not None and seen[0].state == "expired"
+    assert app.seconds_for("other") == 30
+    assert app.seconds_for(None) == 30
+
+
+def test_a_commit_in_flight_at_the_deadline_gets_its_grace_then_an_honest_unknown() -> None:
+    async def committing(scope: Scope, receive: Receive, send: Send) -> None:
+        deadline = current()
+        assert deadline is not None
+        deadline.begin_commit()
+        await asyncio.sleep(30)
+
+    app = DeadlineMiddleware(committing, default_s=0.1, commit_grace_s=0.2)
+    with pytest.raises(CommitOutcomeUnknown):
+        _run(app)
+
+
+def test_a_commit_that_finishes_within_its_grace_is_answered_normally() -> None:
+    async def committing(scope: Scope, receive: Receive, send: Send) -> None:
+        deadline = current()
+        assert deadline is not None
+        deadline.begin_commit()
+        await asyncio.sleep(0.2)
+        deadline.end_commit()
+        await send({"type": "http.response.start", "status": 201, "headers": []})
+        await send({"type": "http.response.body", "body": b"{}"})
+
+    sent, _ = _run(DeadlineMiddleware(committing, default_s=0.1, commit_grace_s=1))
+    assert sent[0]["status"] == 201
+
+
+def test_a_fast_request_passes_through_untouched() -> None:
+    async def fast(scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    sent, _ = _run(DeadlineMiddleware(fast, default_s=1))
+    assert [m["type"] for m in sent] == ["http.response.start", "http.response.body"]
+
+
+def test_a_full_backlog_sheds_the_next_call_at_once_and_recovers() -> None:
+    threads = HandlerThreads(1, backlog=1)
+    release = threading.Event()
+
+    async def main() -> list[Any]:
+        first = asyncio.ensure_future(threads.run(lambda: release.wait(5)))
+        second = asyncio.ensure_future(threads.run(lambda: "queued"))
+        await asyncio.sleep(0.05)
+        assert threads.busy == 2
+        with pytest.raises(Overloaded) as shed:
+            await threads.run(lambda: "refused")
+        assert shed.value.headers["Retry-After"] == "1"
+        release.set()
+        results = [await first, await second, await threads.run(lambda: "after")]
+        return results
+
+    assert asyncio.run(main()) == [True, "queued", "after"]
+    assert threads.busy == 0
+    threads.close()
+
+
+def test_a_request_that_gave_up_keeps_its_slot_while_its_thread_is_blocked() -> None:
+    threads = HandlerThreads(1, backlog=0)
+    release = threading.Event()
+
+    async def main() -> None:
+        blocked = asyncio.ensure_future(threads.run(lambda: release.wait(5)))
+        await asyncio.sleep(0.05)
+        blocked.cancel()
+        with pytest.raises(Overloaded):
+            await threads.run(lambda: "refused")
+        release.set()
+        await asyncio.sleep(0.05)
+        assert await threads.run(lambda: "after") == "after"
+
+    asyncio.run(main())
+    threads.close()
