@@ -13,7 +13,7 @@ import connexion
 import sqlalchemy.exc
 import structlog
 import yaml
-from connexion.exceptions import OAuthScopeProblem, ProblemException
+from connexion.exceptions import OAuthProblem, OAuthScopeProblem, ProblemException
 from connexion.lifecycle import ConnexionRequest, ConnexionResponse
 from connexion.middleware import MiddlewarePosition
 from connexion.options import SwaggerUIOptions
@@ -34,6 +34,7 @@ from runtime.errors import (
 )
 from runtime.flask_app import RuntimeFlaskApp
 from runtime.logging import get_logger
+from runtime.metrics import AUTH_FAILURES, install_metrics
 from runtime.middleware import RejectControlCharactersInPath, RequestContextMiddleware
 from runtime.ratelimit import RateLimitMiddleware, policies_from_spec
 from runtime.routing import OperationResolver
@@ -119,12 +120,15 @@ def handle_problem(
         # WHY: RFC 9110 requires a challenge on every 401; RFC 6750 adds the error code only
         # when credentials were sent.
         sent = "authorization" in request.headers
+        if not sent and isinstance(exc, OAuthProblem):
+            AUTH_FAILURES.labels(reason="missing_token").inc()
         problem.headers.setdefault(
             "WWW-Authenticate", 'Bearer error="invalid_token"' if sent else "Bearer"
         )
     elif problem.status == 403 and isinstance(exc, OAuthScopeProblem):
         # WHY: Connexion's message lists the token's scopes; the client knows its own token.
         problem = problem_for_status(403, "The access token lacks a scope this operation needs.")
+        AUTH_FAILURES.labels(reason="insufficient_scope").inc()
         problem.headers["WWW-Authenticate"] = 'Bearer error="insufficient_scope"'
 
     if problem.status == 405 and allowed is not None:
@@ -201,6 +205,8 @@ def build_app(
     # WHY: within one position the middleware added first is the outermost. These wrap the
     # exception middleware, so error responses carry the request id, headers and CORS too.
     app.add_middleware(RequestContextMiddleware, position=MiddlewarePosition.BEFORE_EXCEPTION)
+    if settings.metrics_enabled:
+        install_metrics(app, settings, spec_path=spec_path, path=f"{base}/metrics")
     app.add_middleware(
         SecurityHeadersMiddleware,
         position=MiddlewarePosition.BEFORE_EXCEPTION,

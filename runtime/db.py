@@ -9,6 +9,8 @@ from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from runtime.metrics import WaitTimingQueuePool, instrument_engine
+
 _SESSION_KEY = "_runtime_db_session"
 
 
@@ -37,8 +39,9 @@ def make_engine(
             "options": f"-c statement_timeout={statement_timeout_ms}",
             "application_name": "api",
         }
-    return create_engine(
+    engine = create_engine(
         url,
+        poolclass=WaitTimingQueuePool,
         pool_size=pool_size,
         max_overflow=max_overflow,
         pool_timeout=pool_timeout_s,
@@ -46,6 +49,8 @@ def make_engine(
         pool_recycle=1800,
         connect_args=connect_args,
     )
+    instrument_engine(engine)
+    return engine
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

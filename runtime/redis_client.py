@@ -2,9 +2,24 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import redis
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
+
+from runtime.metrics import REDIS_ERRORS
+
+
+class CountingRedis(redis.Redis):
+    """Counts the commands that raise, by error class, for ``redis_command_errors_total``."""
+
+    def execute_command(self, *args: Any, **options: Any) -> Any:
+        try:
+            return super().execute_command(*args, **options)  # type: ignore[no-untyped-call]
+        except redis.exceptions.RedisError as exc:
+            REDIS_ERRORS.labels(error=type(exc).__name__).inc()
+            raise
 
 
 def make_redis(
@@ -12,7 +27,7 @@ def make_redis(
 ) -> redis.Redis:
     # WHY: redis-py retries up to 10 times by default; a request has a deadline, so a few
     # quick retries with backoff and then a fast failure (503) are better than a stall.
-    client: redis.Redis = redis.Redis.from_url(
+    client: redis.Redis = CountingRedis.from_url(
         url,
         socket_timeout=socket_timeout_s,
         socket_connect_timeout=connect_timeout_s,
