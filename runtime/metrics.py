@@ -133,6 +133,41 @@ class _GunicornProcesses(Collector):
         yield from families.values()
 
 
+class _Limits(Collector):
+    """The CPU and memory the service may use: its cgroup's limits, else the machine's."""
+
+    def collect(self) -> Iterator[Metric]:
+        cpu = Metric("service_cpu_limit_cores", "CPU cores the service may use.", "gauge")
+        cpu.add_sample("service_cpu_limit_cores", {}, _cpu_limit())
+        memory = Metric("service_memory_limit_bytes", "Memory the service may use.", "gauge")
+        memory.add_sample("service_memory_limit_bytes", {}, _memory_limit())
+        yield from (cpu, memory)
+
+
+def _cgroup(name: str) -> str | None:
+    try:
+        return Path("/sys/fs/cgroup", name).read_text().strip()
+    except OSError:
+        return None
+
+
+def _cpu_limit() -> float:
+    quota, _, period = (_cgroup("cpu.max") or "max").partition(" ")
+    if quota != "max" and period:
+        return int(quota) / int(period)
+    return float(len(os.sched_getaffinity(0)))
+
+
+def _memory_limit() -> float:
+    limit = _cgroup("memory.max")
+    if limit and limit != "max":
+        return float(limit)
+    return float(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+
+
+REGISTRY.register(_Limits())
+
+
 def _gunicorn_pids() -> list[int]:
     master = os.getppid()
     try:
@@ -149,6 +184,7 @@ def exposition() -> bytes:
     registry = CollectorRegistry()
     multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
     registry.register(_GunicornProcesses())
+    registry.register(_Limits())
     return generate_latest(registry)
 
 

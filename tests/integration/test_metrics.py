@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+import json
+import re
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 from prometheus_client.parser import text_string_to_metric_families
 from starlette.testclient import TestClient
 
 from app import create_app
+from app.config import ROOT
 from app.extensions import db
 from tests.integration.conftest import PASSWORD, make_settings
 
 API = "/api/v1"
 LOOPBACK = ("127.0.0.1", 40000)
 ELSEWHERE = ("192.0.2.7", 40000)
+MONITORING = ROOT / "deploy" / "monitoring"
 
 
 def sample(text: str, name: str, **labels: str) -> float:
@@ -143,3 +148,34 @@ def test_metrics_off_is_a_404_problem(serve: Callable[..., TestClient]) -> None:
     response = serve(metrics_enabled=False).get(f"{API}/metrics")
     assert response.status_code == 404
     assert response.headers["content-type"] == "application/problem+json"
+
+
+def metric_names(expr: str) -> set[str]:
+    """The series names a PromQL expression reads (selectors, not functions or labels)."""
+    expr = re.sub(r'"[^"]*"', "", expr)
+    expr = re.sub(r"\{[^}]*\}|\[[^\]]*\]", "", expr)
+    expr = re.sub(r"\b(by|on|without|ignoring|group_left|group_right)\s*\([^)]*\)", "", expr)
+    words = re.findall(r"(?<![\w:.])[a-zA-Z_:][\w:]*\b(?!\s*\()", expr)
+    return {w for w in words if w not in {"and", "or", "unless"}}
+
+
+def test_every_metric_the_rules_and_dashboard_read_is_exported(
+    serve: Callable[..., TestClient],
+) -> None:
+    groups = yaml.safe_load((MONITORING / "prometheus-rules.yml").read_text("utf-8"))["groups"]
+    rules = [rule for group in groups for rule in group["rules"]]
+    recorded = {rule["record"] for rule in rules if "record" in rule}
+    dashboard = json.loads((MONITORING / "grafana-dashboard.json").read_text("utf-8"))
+    exprs = [rule["expr"] for rule in rules] + [
+        target["expr"] for panel in dashboard["panels"] for target in panel.get("targets", [])
+    ]
+    used = set().union(*(metric_names(expr) for expr in exprs)) - recorded - {"up"}
+
+    exposition = serve().get(f"{API}/metrics").text
+    exported = set()
+    for kind, name, rest in re.findall(r"^# (HELP|TYPE) (\S+) ?(\S*)", exposition, re.M):
+        exported.add(name)
+        if kind == "TYPE" and rest == "histogram":
+            exported |= {f"{name}_bucket", f"{name}_count", f"{name}_sum"}
+    assert {"http_requests_total", "db_pool_waits_total", "service_cpu_limit_cores"} <= used
+    assert sorted(used - exported) == []
