@@ -8,6 +8,7 @@ from app.config import Settings, load_settings
 from app.extensions import db, init_extensions, security
 from runtime.app import build_app
 from runtime.logging import configure_logging
+from runtime.tracing import configure_tracing
 
 
 def create_app(settings: Settings | None = None) -> connexion.FlaskApp:
@@ -29,6 +30,7 @@ def create_app(settings: Settings | None = None) -> connexion.FlaskApp:
         verify_token=security.authenticator.verify,
         verify_token_blocking=False,
     )
+    configure_tracing(engine=db.engine, service_name=settings.service_name)
     db.init_app(app.app)
     app.app.before_request(security.authenticator.reject_revoked)
     app.app.config["SETTINGS"] = settings

@@ -35,10 +35,15 @@ from runtime.errors import (
 from runtime.flask_app import RuntimeFlaskApp
 from runtime.logging import get_logger
 from runtime.metrics import AUTH_FAILURES, install_metrics
-from runtime.middleware import RejectControlCharactersInPath, RequestContextMiddleware
+from runtime.middleware import (
+    BindCallerMiddleware,
+    RejectControlCharactersInPath,
+    RequestContextMiddleware,
+)
 from runtime.ratelimit import RateLimitMiddleware, policies_from_spec
 from runtime.routing import OperationResolver
 from runtime.settings import RuntimeSettings
+from runtime.tracing import TracingMiddleware, route_templates
 from runtime.validation import VALIDATOR_MAP
 
 log = get_logger("runtime.errors")
@@ -204,7 +209,17 @@ def build_app(
     base = urlsplit((spec.get("servers") or [{"url": ""}])[0].get("url", "")).path.rstrip("/")
     # WHY: within one position the middleware added first is the outermost. These wrap the
     # exception middleware, so error responses carry the request id, headers and CORS too.
-    app.add_middleware(RequestContextMiddleware, position=MiddlewarePosition.BEFORE_EXCEPTION)
+    routes = route_templates(spec, base)
+    app.add_middleware(
+        RequestContextMiddleware,
+        position=MiddlewarePosition.BEFORE_EXCEPTION,
+        routes=routes,
+        quiet_operations=settings.log_quiet_operations,
+        quiet_sample=settings.log_probe_sample,
+    )
+    app.add_middleware(
+        TracingMiddleware, position=MiddlewarePosition.BEFORE_EXCEPTION, routes=routes
+    )
     if settings.metrics_enabled:
         install_metrics(app, settings, spec_path=spec_path, path=f"{base}/metrics")
     app.add_middleware(
@@ -225,6 +240,7 @@ def build_app(
         max_bytes=settings.max_body_bytes,
     )
     app.add_middleware(RejectControlCharactersInPath, position=MiddlewarePosition.BEFORE_SWAGGER)
+    app.add_middleware(BindCallerMiddleware, position=MiddlewarePosition.BEFORE_VALIDATION)
     if settings.rate_limits:
         # WHY: after routing (the operation id) and security (the caller), before validation,
         # so an attempt with an invalid body still counts.

@@ -384,11 +384,7 @@ def install_metrics(
 ) -> None:
     """``/metrics`` first, then the traffic metrics, both outside the exception middleware."""
     record_build_info(spec_path)
-    app.add_middleware(
-        MetricsEndpointMiddleware,
-        position=MiddlewarePosition.BEFORE_EXCEPTION,
-        path=path,
-        allow=settings.metrics_allow,
-        token=settings.metrics_token,
-    )
-    app.add_middleware(HttpMetricsMiddleware, position=MiddlewarePosition.BEFORE_EXCEPTION)
+    outside = MiddlewarePosition.BEFORE_EXCEPTION
+    access = {"allow": settings.metrics_allow, "token": settings.metrics_token}
+    app.add_middleware(MetricsEndpointMiddleware, position=outside, path=path, **access)
+    app.add_middleware(HttpMetricsMiddleware, position=outside)

@@ -110,6 +110,7 @@ class RuntimeSettings(BaseSettings):
     metrics_token: str | None = None
     # The share of successful probe and scrape access lines written (errors always are).
     log_probe_sample: float = Field(0.0, ge=0.0, le=1.0)
+    log_quiet_operations: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     @classmethod
     def settings_customise_sources(
@@ -153,7 +154,7 @@ class RuntimeSettings(BaseSettings):
                 raise ValueError(f"{cidr!r} is not an IP network (CIDR)") from None
         return value
 
-    @field_validator("cors_origins", "metrics_allow", mode="before")
+    @field_validator("cors_origins", "metrics_allow", "log_quiet_operations", mode="before")
     @classmethod
     def _comma_separated(cls, value: Any) -> Any:
         if isinstance(value, str):
