@@ -31,6 +31,7 @@ def make_engine(
             pool_pre_ping=True,
         )
         event.listen(engine, "connect", _sqlite_pragmas)
+        instrument_engine(engine)
         return engine
     connect_args: dict[str, Any] = {}
     if url.startswith("postgresql"):
