@@ -323,9 +323,10 @@ class MetricsEndpointMiddleware:
         scope.setdefault("extensions", {}).setdefault("connexion_routing", {})["operation_id"] = (
             self.operation_id
         )
-        problem = self._refusal(scope)
-        if problem is None and scope.get("method") not in ("GET", "HEAD"):
-            problem = problem_for_status(405, headers={"Allow": "GET, HEAD"})
+        if scope.get("method") not in ("GET", "HEAD"):
+            problem: Problem | None = problem_for_status(405, headers={"Allow": "GET, HEAD"})
+        else:
+            problem = self._refusal(scope)
         if problem is not None:
             if problem.status == 401:
                 problem.headers["WWW-Authenticate"] = "Bearer"
@@ -342,7 +343,9 @@ class MetricsEndpointMiddleware:
 
     def _refusal(self, scope: Scope) -> Problem | None:
         presented = _bearer(scope)
-        if presented is not None:
+        # WHY: without METRICS_TOKEN a bearer is some other credential (an API token): the
+        # peer address alone decides.
+        if presented is not None and self.token is not None:
             if self.token is not None and hmac.compare_digest(presented, self.token):
                 return None
             return Unauthenticated("The metrics token is wrong.")

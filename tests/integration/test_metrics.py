@@ -179,3 +179,17 @@ def test_every_metric_the_rules_and_dashboard_read_is_exported(
             exported |= {f"{name}_bucket", f"{name}_count", f"{name}_sum"}
     assert {"http_requests_total", "db_pool_waits_total", "service_cpu_limit_cores"} <= used
     assert sorted(used - exported) == []
+
+
+def test_other_methods_are_405_before_any_access_check(serve: Callable[..., TestClient]) -> None:
+    response = serve(ELSEWHERE, metrics_token="s3cret-scrape").post(f"{API}/metrics")
+    assert response.status_code == 405
+    assert response.headers["allow"] == "GET, HEAD"
+
+
+def test_an_api_token_does_not_matter_without_a_metrics_token(
+    serve: Callable[..., TestClient],
+) -> None:
+    api_token = {"Authorization": "Bearer some.api.jwt"}
+    assert serve(LOOPBACK).get(f"{API}/metrics", headers=api_token).is_success
+    assert serve(ELSEWHERE).get(f"{API}/metrics", headers=api_token).status_code == 403
