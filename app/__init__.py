@@ -9,6 +9,7 @@ from app.extensions import db, init_extensions, readiness_checks, security
 from runtime.app import build_app
 from runtime.logging import configure_logging
 from runtime.routing import check_registry
+from runtime.tracing import configure_tracing
 
 
 def verify_registry(settings: Settings) -> None:
@@ -40,6 +41,7 @@ def create_app(settings: Settings | None = None) -> connexion.FlaskApp:
         policies=POLICIES,
         readiness_checks=readiness_checks(),
     )
+    configure_tracing(engine=db.engine, service_name=settings.service_name)
     db.init_app(app.app)
     app.app.before_request(security.authenticator.reject_revoked)
     app.app.config["SETTINGS"] = settings

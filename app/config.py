@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field
+from pydantic_settings import NoDecode
 
 from runtime.settings import RuntimeSettings
 
@@ -19,6 +23,10 @@ class Settings(RuntimeSettings):
     service_name: str = "projects-api"
     # WHY: an installed package (the container) has no repo root beside it; the image sets this.
     openapi_spec: Path = ROOT / "openapi.yaml"
+    # Probes and scrapes: their successful access lines are sampled (LOG_PROBE_SAMPLE).
+    log_quiet_operations: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["getLiveness", "getReadiness", "getMetrics"]
+    )
 
     @property
     def sqlalchemy_url(self) -> str:

@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -196,10 +196,25 @@ class AppSpec:
     env: Mapping[str, str] = field(default_factory=dict)  # on top of the shared environment
 
 
+# The reference app with its instrumentation switched (docs/OBSERVABILITY.md, "Cost"); the
+# reference itself has metrics on and tracing off, as in production by default.
+OBSERVABILITY_VARIANTS: dict[str, Callable[[], dict[str, str]]] = {
+    "reference-nometrics": lambda: {"METRICS_ENABLED": "false"},
+    "reference-traced": lambda: {
+        "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{otlp_sink_port()}",
+        "OTEL_BSP_SCHEDULE_DELAY": "1000",
+    },
+}
+
+
 def app_spec(name: str) -> AppSpec | None:
     """An app of APPS or a reference variant, None if unknown."""
     if name in APPS:
         return AppSpec(*APPS[name])
+    if name in OBSERVABILITY_VARIANTS:
+        env = OBSERVABILITY_VARIANTS[name]()
+        what = "the reference app with " + ", ".join(f"{k}={v}" for k, v in env.items())
+        return AppSpec(APPS["reference"][0], what, env)
     match = VARIANT.fullmatch(name)
     if match is None:
         return None
@@ -389,3 +404,30 @@ def git_revision() -> str:
     except (OSError, subprocess.SubprocessError):
         return "unknown"
     return f"{head}{'+dirty' if dirty else ''}"
+
+
+_sink: list[int] = []
+
+
+def otlp_sink_port() -> int:
+    """A local OTLP/HTTP endpoint that accepts and drops every export, started once, in this
+    process (whose CPU the bench does not count), so traced workers pay the real export."""
+    if not _sink:
+        import http.server
+        import threading
+
+        class Sink(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("content-length") or 0))
+                self.send_response(200)
+                self.send_header("content-type", "application/x-protobuf")
+                self.send_header("content-length", "0")
+                self.end_headers()
+
+            def log_message(self, *_: object) -> None:
+                pass
+
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Sink)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        _sink.append(server.server_address[1])
+    return _sink[0]

@@ -7,6 +7,7 @@ than wrk on a shared machine, so use it while optimising; ``run.py`` stays the m
 
     .venv/bin/python bench/inprocess.py                  # get, list, post; 2,000 requests each
     .venv/bin/python bench/inprocess.py --profile get    # + cProfile of the reference app
+    .venv/bin/python bench/inprocess.py --observability  # metrics on vs off vs tracing on
 """
 
 from __future__ import annotations
@@ -143,6 +144,44 @@ def measure(
     )
 
 
+def compare_observability(args: Any, metrics_on: AsgiDriver, token: str, ids: list[str]) -> None:
+    """CPU per request of the reference app: metrics on, metrics off, and tracing on (spans
+    to the SDK's in-memory exporter, cleared after each block), in alternating blocks."""
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    import app as reference_app
+    from app.config import load_settings
+    from app.extensions import db
+    from runtime.tracing import configure_tracing, shutdown_tracing
+
+    settings = load_settings().model_copy(update={"metrics_enabled": False})
+    metrics_off = AsgiDriver(reference_app.create_app(settings), token)
+    exporter = InMemorySpanExporter()
+    for op in args.ops.split(","):
+        make = requests_for(op, ids)
+        totals = {"metrics on": 0.0, "metrics off": 0.0, "tracing on": 0.0}
+        blocks = max(1, args.requests // args.block)
+        for round_ in range(blocks + 1):
+            for name, driver in (("metrics on", metrics_on), ("metrics off", metrics_off)):
+                cpu, _ = measure(driver, make, args.block)
+                totals[name] += cpu if round_ else 0.0  # WHY: round 0 warms up
+            configure_tracing(engine=db.engine, exporter=exporter)
+            cpu, _ = measure(metrics_on, make, args.block)
+            shutdown_tracing()
+            exporter.clear()
+            totals["tracing on"] += cpu if round_ else 0.0
+        base = totals["metrics off"]
+        print(
+            f"{op:5} "
+            + " | ".join(
+                f"{name} cpu {total / blocks:7.0f} us/req ({total / base - 1:+.1%})"
+                for name, total in totals.items()
+            ),
+            file=sys.__stdout__,
+            flush=True,
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -152,6 +191,12 @@ def main() -> None:
     parser.add_argument("--block", type=int, default=250)
     parser.add_argument("--profile", default="", help="op to cProfile in the reference app")
     parser.add_argument("--top", type=int, default=30, help="functions listed per profile")
+    parser.add_argument(
+        "--observability",
+        action="store_true",
+        help="compare the reference app with metrics on (default), metrics off, and tracing on "
+        "(the SDK's in-memory exporter) instead of reference vs baseline",
+    )
     parser.add_argument("--pg-admin-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--database", default="bench_inprocess")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/14")
@@ -180,6 +225,12 @@ def main() -> None:
         "baseline": WsgiDriver(baseline_app.create_app().wsgi_app, token),
     }
     ids = [str(i) for i in seeded.project_ids]
+    if args.observability:
+        try:
+            compare_observability(args, drivers["reference"], token, ids)
+        finally:
+            common.drop_database(args.pg_admin_url, args.database)
+        return
     print(f"mode FLASK_DISPATCH={os.environ.get('FLASK_DISPATCH', 'thread')}", file=sys.__stdout__)
     try:
         for op in args.ops.split(","):

@@ -49,7 +49,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--apps",
         default="reference,baseline,stock",
-        help="of reference,baseline,stock, reference-<dispatch>[-<threads>] (reference-thread-3)",
+        help="of reference,baseline,stock, reference-<dispatch>[-<threads>] (reference-thread-3), "
+        "reference-nometrics, reference-traced",
     )
     parser.add_argument("--workers", type=int, default=2, help="Gunicorn workers of every app")
     parser.add_argument(

@@ -22,6 +22,7 @@ from codegen.errors import (
 
 if TYPE_CHECKING:
     from codegen.spec import LoadedSpec
+    from codegen.write import OutputFile
 
 _DESCRIPTION = """\
 Generate typed Flask route adapters, request/response models and a service Protocol per
@@ -236,6 +237,7 @@ def run(options: Settings) -> int:
         if source.owned:
             text = write.with_header(text, spec_name=spec_name, spec_sha256=loaded.sha256)
         outputs.append(write.OutputFile(source.path, text, source.owned))
+    outputs += _monitoring(loaded, spec_name)
     package_dir = options.package.replace(".", "/")
     plan = write.plan(options.root, package_dir, outputs, force=options.force)
     if options.check:
@@ -251,6 +253,24 @@ def run(options: Settings) -> int:
     write.apply(plan)
     print(plan.summary())
     return EXIT_OK
+
+
+def _monitoring(loaded: LoadedSpec, spec_name: str) -> list[OutputFile]:
+    """Rules, alert routes and a dashboard from ``x-slo``; none without it."""
+    from codegen import monitoring, slo, write
+
+    objectives = slo.build(loaded.data)
+    if objectives is None:
+        return []
+    title = str(loaded.data.get("info", {}).get("title", objectives.job))
+    return [
+        write.OutputFile(
+            path,
+            write.with_header(text, spec_name=spec_name, spec_sha256=loaded.sha256, path=path),
+            owned=True,
+        )
+        for path, text in monitoring.render(objectives, title).items()
+    ]
 
 
 def _display_name(spec: Path, root: Path) -> str:

@@ -332,6 +332,9 @@ def _check_supported(data: Mapping[str, Any]) -> list[Issue]:
         issues += _check_responses(data, (*where, "responses"), operation.get("responses"))
         issues += policies.check(operation, where)
     issues += policies.check(data, ())
+    from codegen import slo  # WHY here: codegen.slo reads operations through this module
+
+    issues += slo.check(data)
     return issues
 
 

@@ -4,9 +4,25 @@ Every value can be overridden from the environment (``BIND``, ``WEB_CONCURRENCY`
 
 from __future__ import annotations
 
+import glob
 import multiprocessing
 import os
+import shutil
+import tempfile
 from typing import Any
+
+# WHY before importing the app: prometheus-client decides at import time whether it runs in
+# multiprocess mode. A configured directory (a tmpfs, for a read-only root) is emptied of the
+# last boot's samples, only *.db files, as it may hold others; otherwise each boot gets its own.
+if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    for _stale in glob.glob(os.path.join(os.environ["PROMETHEUS_MULTIPROC_DIR"], "*.db")):
+        os.unlink(_stale)
+    os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
+    _created_metrics_dir = None
+else:
+    _created_metrics_dir = os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(
+        prefix="prometheus-"
+    )
 
 from app.config import load_settings
 from runtime.logging import configure_logging, logging_config
@@ -77,3 +93,15 @@ def when_ready(server: Any) -> None:
         server.log.info("API at %s/ (OpenAPI document: %s/openapi.json)", api, api)
         if _settings.swagger_ui_enabled:
             server.log.info("Swagger UI at %s/ui/", api)
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    """A dead worker's live gauges (in flight, pool) must leave the sum."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server: Any) -> None:
+    if _created_metrics_dir:
+        shutil.rmtree(_created_metrics_dir, ignore_errors=True)

@@ -13,7 +13,7 @@ import connexion
 import sqlalchemy.exc
 import structlog
 import yaml
-from connexion.exceptions import OAuthScopeProblem, ProblemException
+from connexion.exceptions import OAuthProblem, OAuthScopeProblem, ProblemException
 from connexion.lifecycle import ConnexionRequest, ConnexionResponse
 from connexion.middleware import MiddlewarePosition
 from connexion.options import SwaggerUIOptions
@@ -40,11 +40,17 @@ from runtime.errors import (
 )
 from runtime.flask_app import RuntimeFlaskApp
 from runtime.logging import get_logger
-from runtime.middleware import RejectControlCharactersInPath, RequestContextMiddleware
+from runtime.metrics import AUTH_FAILURES, install_metrics
+from runtime.middleware import (
+    BindCallerMiddleware,
+    RejectControlCharactersInPath,
+    RequestContextMiddleware,
+)
 from runtime.probes import ProbeMiddleware
 from runtime.ratelimit import RateLimitMiddleware, policies_from_spec
 from runtime.routing import OperationResolver
 from runtime.settings import RuntimeSettings
+from runtime.tracing import TracingMiddleware, route_templates
 from runtime.validation import VALIDATOR_MAP
 
 log = get_logger("runtime.errors")
@@ -126,12 +132,15 @@ def handle_problem(
         # WHY: RFC 9110 requires a challenge on every 401; RFC 6750 adds the error code only
         # when credentials were sent.
         sent = "authorization" in request.headers
+        if not sent and isinstance(exc, OAuthProblem):
+            AUTH_FAILURES.labels(reason="missing_token").inc()
         problem.headers.setdefault(
             "WWW-Authenticate", 'Bearer error="invalid_token"' if sent else "Bearer"
         )
     elif problem.status == 403 and isinstance(exc, OAuthScopeProblem):
         # WHY: Connexion's message lists the token's scopes; the client knows its own token.
         problem = problem_for_status(403, "The access token lacks a scope this operation needs.")
+        AUTH_FAILURES.labels(reason="insufficient_scope").inc()
         problem.headers["WWW-Authenticate"] = 'Bearer error="insufficient_scope"'
 
     if problem.status == 405 and allowed is not None:
@@ -213,7 +222,19 @@ def build_app(
     base = urlsplit((spec.get("servers") or [{"url": ""}])[0].get("url", "")).path.rstrip("/")
     # WHY: within one position the middleware added first is the outermost. These wrap the
     # exception middleware, so error responses carry the request id, headers and CORS too.
-    app.add_middleware(RequestContextMiddleware, position=MiddlewarePosition.BEFORE_EXCEPTION)
+    routes = route_templates(spec, base)
+    app.add_middleware(
+        RequestContextMiddleware,
+        position=MiddlewarePosition.BEFORE_EXCEPTION,
+        routes=routes,
+        quiet_operations=settings.log_quiet_operations,
+        quiet_sample=settings.log_probe_sample,
+    )
+    app.add_middleware(
+        TracingMiddleware, position=MiddlewarePosition.BEFORE_EXCEPTION, routes=routes
+    )
+    if settings.metrics_enabled:
+        install_metrics(app, settings, spec_path=spec_path, path=f"{base}/metrics")
     app.add_middleware(RelativeRedirects, position=MiddlewarePosition.BEFORE_EXCEPTION)
     app.add_middleware(
         SecurityHeadersMiddleware,
@@ -248,6 +269,7 @@ def build_app(
         max_bytes=settings.max_body_bytes,
     )
     app.add_middleware(RejectControlCharactersInPath, position=MiddlewarePosition.BEFORE_SWAGGER)
+    app.add_middleware(BindCallerMiddleware, position=MiddlewarePosition.BEFORE_VALIDATION)
     if settings.rate_limits:
         # WHY: after routing (the operation id) and security (the caller), before validation,
         # so an attempt with an invalid body still counts.

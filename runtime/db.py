@@ -13,6 +13,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from runtime import deadline as deadlines
+from runtime.metrics import WaitTimingQueuePool, instrument_engine
 
 _SESSION_KEY = "_runtime_db_session"
 
@@ -34,6 +35,7 @@ def make_engine(
             pool_pre_ping=True,
         )
         event.listen(engine, "connect", _sqlite_pragmas)
+        instrument_engine(engine)
         return engine
     connect_args: dict[str, Any] = {}
     postgres = url.startswith("postgresql")
@@ -55,6 +57,7 @@ def make_engine(
         }
     engine = create_engine(
         url,
+        poolclass=WaitTimingQueuePool,
         pool_size=pool_size,
         max_overflow=max_overflow,
         pool_timeout=pool_timeout_s,
@@ -64,6 +67,7 @@ def make_engine(
     )
     if postgres:
         event.listen(engine, "begin", _bound_transaction)
+    instrument_engine(engine)
     return engine
 
 

@@ -8,6 +8,8 @@ from typing import Any, ClassVar
 
 import orjson
 
+from runtime.tracing import current_trace_id
+
 PROBLEM_JSON = "application/problem+json"
 TYPE_BASE = "https://problems.contract-first.dev/"
 
@@ -67,6 +69,9 @@ class Problem(Exception):
             body["instance"] = instance
         if request_id:
             body["request_id"] = request_id
+        trace_id = current_trace_id()
+        if trace_id:
+            body["trace_id"] = trace_id
         if self.errors:
             body["errors"] = [e.as_dict() for e in self.errors]
         return body

@@ -41,6 +41,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from runtime.edges import send_problem
 from runtime.errors import Problem, problem_for_status
 from runtime.logging import get_logger
+from runtime.metrics import RATE_LIMITED
 from runtime.redis_client import keepalive_options
 
 __all__ = [
@@ -246,6 +247,7 @@ class RateLimitMiddleware:
                 await send_problem(scope, send, problem)
             return
         if not outcome.allowed:
+            RATE_LIMITED.labels(policy=str(operation_id)).inc()
             problem = problem_for_status(
                 429,
                 f"Too many requests; retry in {outcome.retry_after} s.",

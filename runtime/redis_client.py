@@ -10,6 +10,7 @@ from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
 from runtime import deadline as deadlines
+from runtime.metrics import REDIS_ERRORS
 
 
 def keepalive_options() -> dict[int, int]:
@@ -22,13 +23,18 @@ def keepalive_options() -> dict[int, int]:
 
 
 class DeadlineRedis(redis.Redis):
-    """Refuses to start a command once the request's deadline has passed."""
+    """Refuses to start a command once the request's deadline has passed, and counts the
+    commands that raise, by error class, for ``redis_command_errors_total``."""
 
     def execute_command(self, *args: Any, **options: Any) -> Any:
         deadline = deadlines.current()
         if deadline is not None:
             deadline.check()
-        return super().execute_command(*args, **options)  # type: ignore[no-untyped-call]
+        try:
+            return super().execute_command(*args, **options)  # type: ignore[no-untyped-call]
+        except redis.exceptions.RedisError as exc:
+            REDIS_ERRORS.labels(error=type(exc).__name__).inc()
+            raise
 
 
 def make_redis(

@@ -115,6 +115,15 @@ class RuntimeSettings(BaseSettings):
     shutdown_drain_s: float = Field(5.0, ge=0, le=120)
     # Each worker listens on its own SO_REUSEPORT socket, so connections spread evenly.
     reuse_port: bool = True
+    # Observability (docs/OBSERVABILITY.md): who may scrape /metrics, and how chatty probes are.
+    metrics_enabled: bool = True
+    metrics_allow: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["127.0.0.1/32", "::1/128"]
+    )
+    metrics_token: str | None = None
+    # The share of successful probe and scrape access lines written (errors always are).
+    log_probe_sample: float = Field(0.0, ge=0.0, le=1.0)
+    log_quiet_operations: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     @classmethod
     def settings_customise_sources(
@@ -146,7 +155,19 @@ class RuntimeSettings(BaseSettings):
             raise ValueError("\n".join(problems))
         return self
 
-    @field_validator("cors_origins", mode="before")
+    @field_validator("metrics_allow", mode="after")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        import ipaddress
+
+        for cidr in value:
+            try:
+                ipaddress.ip_network(cidr, strict=False)
+            except ValueError:
+                raise ValueError(f"{cidr!r} is not an IP network (CIDR)") from None
+        return value
+
+    @field_validator("cors_origins", "metrics_allow", "log_quiet_operations", mode="before")
     @classmethod
     def _comma_separated(cls, value: Any) -> Any:
         if isinstance(value, str):

@@ -57,10 +57,15 @@ def production_env(tmp_path: Path, database_url: str, redis_url: str) -> dict[st
 
 @contextmanager
 def running_server(
-    env: Mapping[str, str], log_path: Path, *, workers: int = 2, ready_timeout_s: float = 30
+    env: Mapping[str, str],
+    log_path: Path,
+    *,
+    workers: int = 2,
+    ready_timeout_s: float = 30,
+    port: int | None = None,
 ) -> Iterator[Server]:
     """Gunicorn in its own process group, stopped with SIGTERM (and killed if it lingers)."""
-    port = free_port()
+    port = port or free_port()
     environment = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "REDIS_"))},
         "BIND": f"127.0.0.1:{port}",

@@ -18,6 +18,7 @@ from runtime.auth import (
 )
 from runtime.auth.security import current_principal
 from runtime.errors import Forbidden, Unauthenticated
+from runtime.metrics import AUTH_FAILURES
 
 SCOPES_BY_ROLE = {"user": ("projects",), "admin": ("projects", "admin")}
 
@@ -70,6 +71,7 @@ class Authenticator:
         and this runs on the request's own thread, not on the event loop."""
         principal = current_principal()
         if principal is not None and self.denylist.is_revoked(principal.token_id):
+            AUTH_FAILURES.labels(reason="revoked").inc()
             raise Unauthenticated(
                 "The access token is invalid or expired.",
                 headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},

@@ -16,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 
 from runtime.auth.tokens import InvalidToken, Principal
 from runtime.logging import get_logger
+from runtime.metrics import AUTH_FAILURES
 
 UNAUTHORIZED_DETAIL = "The access token is invalid or expired."
 
@@ -38,6 +39,7 @@ def security_map(verify: Verify, *, blocking: bool = True) -> dict[str, type[OAu
             principal = await run_in_threadpool(verify, token) if blocking else verify(token)
         except InvalidToken as exc:
             log.info("access_token_rejected", reason=exc.reason)
+            AUTH_FAILURES.labels(reason=exc.reason).inc()
             problem = OAuthProblem(detail=UNAUTHORIZED_DETAIL)
             problem.headers = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
             raise problem from None

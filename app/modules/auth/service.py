@@ -31,6 +31,7 @@ from app.modules.users.models import User
 from app.modules.users.repo import EmailTaken, UserRepo
 from app.modules.users.service import to_user
 from runtime.errors import FieldError, ValidationProblem
+from runtime.metrics import LOGINS
 from runtime.passwords import Passwords
 
 
@@ -76,12 +77,14 @@ class AuthServiceImpl:
         # WHY: one answer for an unknown account, a wrong password and a disabled account, and
         # the same argon2 work for each, so neither the body nor the timing tells them apart.
         if user is None or not check.ok or user.is_disabled:
+            LOGINS.labels(result="failure").inc()
             raise InvalidGrant("The e-mail address or the password is wrong.")
         if check.needs_rehash:
             user.password_hash = self.passwords.hash(password)
         family = self.refresh_tokens.start_family(
             user_id=user.id, expires_at=utcnow() + timedelta(seconds=self.refresh_token_ttl_s)
         )
+        LOGINS.labels(result="success").inc()
         return CreateToken200(body=self._pair(user, family.id))
 
     def refresh_token(self, request: RefreshTokenRequest) -> RefreshToken200:

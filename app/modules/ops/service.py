@@ -9,10 +9,12 @@ from app.modules.components import Health, Readiness
 from app.modules.ops.schemas import (
     GetLiveness200,
     GetLivenessRequest,
+    GetMetrics200,
+    GetMetricsRequest,
     GetReadiness200,
     GetReadinessRequest,
 )
-from runtime.errors import ServiceUnavailable
+from runtime.errors import NotFound, ServiceUnavailable
 from runtime.logging import get_logger
 
 log = get_logger(__name__)
@@ -24,6 +26,10 @@ class OpsServiceImpl:
 
     def get_liveness(self, request: GetLivenessRequest) -> GetLiveness200:
         return GetLiveness200(body=Health.model_validate({"status": "ok"}))
+
+    def get_metrics(self, request: GetMetricsRequest) -> GetMetrics200:
+        # WHY: with METRICS_ENABLED the runtime's middleware answers before any handler runs.
+        raise NotFound("Metrics are turned off (METRICS_ENABLED=false).")
 
     def get_readiness(self, request: GetReadinessRequest) -> GetReadiness200:
         results: dict[str, str] = {}
