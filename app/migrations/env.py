@@ -5,11 +5,9 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine, pool, text
 
-from app.common.orm import Base
-from app.modules.auth import models as _auth  # noqa: F401 - registers the tables
-from app.modules.projects import models as _projects  # noqa: F401
-from app.modules.tasks import models as _tasks  # noqa: F401
-from app.modules.users import models as _users  # noqa: F401
+from app.migrate import load_models
+
+metadata = load_models()
 
 # WHY: two instances starting together must not both migrate; PostgreSQL serialises them on
 # an advisory lock (any constant works, it only has to be the same in every process).
@@ -26,7 +24,7 @@ with engine.connect() as connection:
     try:
         context.configure(
             connection=connection,
-            target_metadata=Base.metadata,
+            target_metadata=metadata,
             render_as_batch=connection.dialect.name == "sqlite",
             compare_type=True,
         )
