@@ -30,31 +30,6 @@ def unavailable(what: str, error: Exception) -> None:
     pytest.skip(f"{message}; start it to run this test.")
 
 
-@pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    """A fresh, migrated PostgreSQL database for this test session, dropped afterwards."""
-    from app.migrate import upgrade
-
-    name = f"app_test_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(
-        ADMIN_URL, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3}
-    )
-    try:
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:
-        admin.dispose()
-        unavailable("PostgreSQL", exc)
-    url = make_url(ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    try:
-        upgrade(url)
-        yield url
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
 @contextmanager
 def empty_database(prefix: str = "app_blank") -> Iterator[str]:
     """A new, empty PostgreSQL database of the caller's own, dropped afterwards."""
@@ -74,6 +49,16 @@ def empty_database(prefix: str = "app_blank") -> Iterator[str]:
         with admin.connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh, migrated PostgreSQL database for this test session, dropped afterwards."""
+    from app.migrate import upgrade
+
+    with empty_database("app_test") as url:
+        upgrade(url)
+        yield url
 
 
 @pytest.fixture
