@@ -2,6 +2,7 @@
 
 Usage: python -m app.migrate [upgrade|downgrade] [REVISION]   (on DATABASE_URL, or SQLite)
        python -m app.migrate heads | current | check
+       python -m app.migrate losses REVISION   (what a downgrade would delete; exit 3 if any)
        python -m app.migrate revision -m MESSAGE   (autogenerate from every domain's models.py)"""
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import MetaData, create_engine, pool
+from sqlalchemy import MetaData, create_engine, event, pool
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -71,6 +72,50 @@ def current(url: str) -> list[str]:
             return sorted(MigrationContext.configure(connection).get_current_heads())
     finally:
         engine.dispose()
+
+
+_DROPS = re.compile(
+    r"^\s*(?:DROP TABLE (?:IF EXISTS )?(?P<table>[\w.\"]+)"
+    r"|ALTER TABLE (?P<altered>[\w.\"]+) DROP COLUMN (?:IF EXISTS )?(?P<column>[\w\"]+))",
+    re.IGNORECASE,
+)
+
+
+def downgrade_losses(url: str, revision: str) -> list[str]:
+    """What a downgrade to ``revision`` would destroy: each dropped table or column that holds
+    data, as ``"table: N rows"``. The downgrade is rehearsed in a transaction and rolled back,
+    so this needs transactional DDL (PostgreSQL)."""
+    losses: list[str] = []
+    engine = create_engine(url, poolclass=pool.NullPool)
+
+    def before(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        found = _DROPS.match(statement)
+        if found is None:
+            return
+        table = found["table"] or found["altered"]
+        column = found["column"]
+        where = f" WHERE {column} IS NOT NULL" if column else ""
+        cursor.execute(f"SELECT count(*) FROM {table}{where}")  # noqa: S608 - names from DDL
+        count = cursor.fetchone()[0]
+        if count:
+            what = f"{table}.{column}" if column else table
+            losses.append(f"{what}: {count} {'values' if column else 'rows'}".replace('"', ""))
+
+    try:
+        with engine.connect() as connection:
+            if connection.dialect.name != "postgresql":
+                raise RuntimeError("rehearsing a downgrade needs PostgreSQL's transactional DDL")
+            event.listen(connection, "before_cursor_execute", before)
+            transaction = connection.begin()
+            try:
+                config = alembic_config(url)
+                config.attributes["connection"] = connection
+                command.downgrade(config, revision)
+            finally:
+                transaction.rollback()
+    finally:
+        engine.dispose()
+    return losses
 
 
 def check(url: str) -> None:
@@ -126,7 +171,7 @@ def main(argv: list[str]) -> int:
         "action",
         nargs="?",
         default="upgrade",
-        choices=["upgrade", "downgrade", "heads", "current", "check", "revision"],
+        choices=["upgrade", "downgrade", "heads", "current", "check", "revision", "losses"],
     )
     parser.add_argument("revision", nargs="?")
     parser.add_argument("-m", "--message", help="the new revision's message (revision)")
@@ -146,6 +191,14 @@ def main(argv: list[str]) -> int:
         print(",".join(current(url)))
     elif args.action == "check":
         check(url)
+    elif args.action == "losses":
+        if not args.revision:
+            print("losses needs the REVISION to go down to", file=sys.stderr)
+            return 2
+        found = downgrade_losses(url, args.revision)
+        for loss in found:
+            print(loss)
+        return 3 if found else 0
     else:
         if not args.message:
             print("revision needs -m MESSAGE", file=sys.stderr)
