@@ -41,6 +41,9 @@ def test_smoke_passes_against_production_gunicorn(
         assert "old tokens refused" in passed.stdout
         wrong_version = smoke("--expect-version", "9.9.9", server.api)
         assert wrong_version.returncode == 13, wrong_version.stderr
+    # Each instance its own control socket, named after its bind address (not ~/.gunicorn).
+    port = server.base_url.rsplit(":", 1)[1]
+    assert f"Control socket listening at /tmp/gunicorn-127-0-0-1-{port}.ctl" in server.log()
 
 
 class Stub(BaseHTTPRequestHandler):
