@@ -56,8 +56,8 @@ COPY docker/gunicorn.conf.py ./docker/gunicorn.conf.py
 USER 10001
 EXPOSE 8000
 # WHY: exec form, so Gunicorn is PID 1 and receives SIGTERM itself (graceful drain); the
-# health check needs no curl in the image.
+# health check needs no curl in the image and follows BIND's port.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
-    CMD ["python", "-c", "import urllib.request,sys; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/api/v1/livez', timeout=2).status != 200)"]
+    CMD ["python", "-c", "import os,sys,urllib.request as u; p=os.environ.get('BIND','0.0.0.0:8000').rsplit(':',1)[1]; sys.exit(u.urlopen(f'http://127.0.0.1:{p}/api/v1/livez',timeout=2).status!=200)"]
 STOPSIGNAL SIGTERM
 CMD ["gunicorn", "-c", "docker/gunicorn.conf.py"]
