@@ -1,5 +1,6 @@
 """Developer sessions: `nox -s tests`, `nox -s contract`, `nox -s lint`, `nox -s codegen`
-(and, not by default, `security`, `bench`, `corpus`, `mutation`, `breaking`)."""
+(and, not by default, `security`, `bench`, `corpus`, `mutation`, `breaking`, and `release`,
+which builds the release artefacts with an SBOM)."""
 
 from __future__ import annotations
 
@@ -140,3 +141,31 @@ def breaking(session: nox.Session) -> None:
     unless the major number of info.version went up."""
     install(session)
     session.run("python", "-m", "codegen", "diff", *(session.posargs or ["main"]))
+
+
+@nox.session(default=False)
+def release(session: nox.Session) -> None:
+    """The release artefacts in dist/: wheel and sdist, a CycloneDX SBOM of the runtime
+    environment, and a record of the versions (codegen, runtime, API) and the migration head."""
+    session.install("--upgrade", "pip>=25.1", "build", "cyclonedx-bom>=7")
+    shutil.rmtree("dist", ignore_errors=True)
+    session.run("python", "-m", "build", "--outdir", "dist")
+    session.install(".")
+    session.run(
+        "cyclonedx-py",
+        "environment",
+        "--output-format",
+        "JSON",
+        "--output-file",
+        "dist/sbom.cdx.json",
+        session.virtualenv.location,
+    )
+    session.run(
+        "python",
+        "-c",
+        "import json, yaml, codegen, runtime; from app.migrate import heads;"
+        "spec = yaml.safe_load(open('openapi.yaml'));"
+        "print(json.dumps({'codegen': codegen.__version__, 'runtime': runtime.__version__,"
+        " 'api': spec['info']['version'], 'migration_head': heads()}, indent=2))",
+        stdout=open("dist/release.json", "w"),  # noqa: SIM115 - nox closes it with the session
+    )

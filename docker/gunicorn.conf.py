@@ -8,6 +8,7 @@ import glob
 import multiprocessing
 import os
 import shutil
+import re
 import tempfile
 from typing import Any
 
@@ -56,6 +57,14 @@ loglevel = _settings.log_level.lower()
 logconfig_dict = logging_config(level=_settings.log_level, json=_settings.log_json)
 proc_name = _settings.service_name
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+# WHY: Gunicorn 24+ binds a control socket at ~/.gunicorn/gunicorn.ctl by default: every
+# instance run by one user would fight over it, and the image's home is read-only. One path
+# per bind address (or GUNICORN_CONTROL_SOCKET; "off" disables it).
+_control = os.environ.get("GUNICORN_CONTROL_SOCKET") or os.path.join(
+    tempfile.gettempdir(), "gunicorn-" + re.sub(r"[^A-Za-z0-9]+", "-", _settings.bind) + ".ctl"
+)
+control_socket_disable = _control == "off"
+control_socket = _control
 
 
 def on_starting(server: Any) -> None:

@@ -8,6 +8,7 @@ import re
 import sys
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -71,12 +72,10 @@ def unavailable(what: str, error: Exception) -> None:
     pytest.skip(f"{message}; start it to run this test.")
 
 
-@pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    """A fresh, migrated PostgreSQL database for this test session, dropped afterwards."""
-    from app.migrate import upgrade
-
-    name = f"app_test_{uuid.uuid4().hex[:10]}"
+@contextmanager
+def empty_database(prefix: str = "app_blank") -> Iterator[str]:
+    """A new, empty PostgreSQL database of the caller's own, dropped afterwards."""
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     admin = create_engine(
         ADMIN_URL, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3}
     )
@@ -86,14 +85,29 @@ def postgres_url() -> Iterator[str]:
     except Exception as exc:
         admin.dispose()
         unavailable("PostgreSQL", exc)
-    url = make_url(ADMIN_URL).set(database=name).render_as_string(hide_password=False)
     try:
-        upgrade(url)
-        yield url
+        yield make_url(ADMIN_URL).set(database=name).render_as_string(hide_password=False)
     finally:
         with admin.connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh, migrated PostgreSQL database for this test session, dropped afterwards."""
+    from app.migrate import upgrade
+
+    with empty_database("app_test") as url:
+        upgrade(url)
+        yield url
+
+
+@pytest.fixture
+def blank_postgres() -> Iterator[str]:
+    """An empty PostgreSQL database (no migration applied) for this test alone."""
+    with empty_database() as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
