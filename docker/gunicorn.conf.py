@@ -7,8 +7,8 @@ from __future__ import annotations
 import glob
 import multiprocessing
 import os
-import shutil
 import re
+import shutil
 import tempfile
 from typing import Any
 
