@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pydantic import Field
+
 from runtime.settings import RuntimeSettings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -19,6 +21,8 @@ class Settings(RuntimeSettings):
     service_name: str = "projects-api"
     # WHY: an installed package (the container) has no repo root beside it; the image sets this.
     openapi_spec: Path = ROOT / "openapi.yaml"
+    # How often the Redis cache of revocations is reloaded from PostgreSQL (docs/SECURITY.md).
+    revocation_cache_refresh_s: int = Field(300, ge=10, le=3600)
 
     @property
     def sqlalchemy_url(self) -> str:
