@@ -41,18 +41,13 @@ def test_a_retried_create_replays_the_first_answer_byte_for_byte(
     assert "idempotent-replayed" not in first.headers
     for name in ("location", "etag", "content-type"):
         assert retry.headers[name] == first.headers[name]
-    assert count(clean_postgres, "projects") == 1
-
-
-def test_a_reserialised_retry_is_the_same_request(client: TestClient, clean_postgres: str) -> None:
-    headers = {**key(), "Content-Type": "application/json"}
-    first = client.post(
-        f"{API}/projects", content=b'{"name":"A","description":"d"}', headers=headers
+    # Re-serialised (other key order and spacing), it is still the same request.
+    again = client.post(
+        f"{API}/projects",
+        content=b'{ "name" :"Once" }',
+        headers={**headers, "Content-Type": "application/json"},
     )
-    retry = client.post(
-        f"{API}/projects", content=b'{ "description": "d", "name": "A" }', headers=headers
-    )
-    assert retry.status_code == 201 and retry.json()["id"] == first.json()["id"]
+    assert again.status_code == 201 and again.content == first.content
     assert count(clean_postgres, "projects") == 1
 
 
@@ -66,15 +61,11 @@ def test_the_same_key_with_another_body_is_a_422_and_writes_nothing(
     assert reused.headers["content-type"] == PROBLEM
     assert reused.json()["type"].endswith("/idempotency-key-reused")
     assert count(clean_postgres, "projects") == 1
-
-
-def test_the_same_key_on_another_path_is_another_request(client: TestClient) -> None:
-    one = client.post(f"{API}/projects", json={"name": "P1"}).json()["id"]
-    two = client.post(f"{API}/projects", json={"name": "P2"}).json()["id"]
-    headers = key()
-    body = {"title": "t"}
-    assert client.post(f"{API}/projects/{one}/tasks", json=body, headers=headers).status_code == 201
-    other = client.post(f"{API}/projects/{two}/tasks", json=body, headers=headers)
+    # The path is part of the request: one key cannot create tasks in two projects.
+    one, two = (client.post(f"{API}/projects", json={"name": n}).json()["id"] for n in "12")
+    task = {"title": "t"}
+    assert client.post(f"{API}/projects/{one}/tasks", json=task, headers=headers).status_code == 201
+    other = client.post(f"{API}/projects/{two}/tasks", json=task, headers=headers)
     assert other.status_code == 422
 
 
@@ -96,23 +87,15 @@ def test_keys_are_scoped_to_the_caller_and_the_operation(
     assert count(clean_postgres, "idempotency_keys") == 3
 
 
-@pytest.mark.parametrize(
-    ("value", "pointer"),
-    [
-        ("x" * 256, "Idempotency-Key"),
-        ("a\tb", "Idempotency-Key"),
-        ("caf\u00e9".encode("latin-1"), "Idempotency-Key"),
-    ],
-)
-def test_an_unusable_key_is_a_400_problem(
-    client: TestClient, clean_postgres: str, value: str | bytes, pointer: str
-) -> None:
-    response = client.post(
-        f"{API}/projects", json={"name": "A"}, headers={"Idempotency-Key": value}
-    )
-    assert response.status_code == 400, response.text
-    assert response.headers["content-type"] == PROBLEM
-    assert any(pointer.lower() in e["pointer"].lower() for e in response.json()["errors"])
+def test_an_unusable_key_is_a_400_problem(client: TestClient, clean_postgres: str) -> None:
+    for value in ("x" * 256, "a\tb", "caf\u00e9".encode("latin-1")):
+        response = client.post(
+            f"{API}/projects", json={"name": "A"}, headers={"Idempotency-Key": value}
+        )
+        assert response.status_code == 400, response.text
+        assert response.headers["content-type"] == PROBLEM
+        pointers = [e["pointer"].lower() for e in response.json()["errors"]]
+        assert any("idempotency-key" in p for p in pointers), pointers
     assert count(clean_postgres, "projects") == 0
 
 
@@ -170,27 +153,22 @@ def test_an_error_answer_is_not_stored_so_the_key_stays_usable(
     assert count(clean_postgres, "idempotency_keys") == 0
 
 
-def test_an_expired_key_starts_afresh(client: TestClient, clean_postgres: str) -> None:
+def test_a_key_expires_after_the_ttl_and_then_starts_afresh(
+    client: TestClient, clean_postgres: str
+) -> None:
     headers = key()
     first = client.post(f"{API}/projects", json={"name": "A"}, headers=headers).json()
     engine = create_engine(clean_postgres)
     with engine.begin() as connection:
+        lifetime = connection.execute(
+            text("SELECT extract(epoch FROM expires_at - created_at) FROM idempotency_keys")
+        ).scalar_one()
+        assert float(lifetime) == idempotency.ttl_s == 24 * 3600
         connection.execute(text("UPDATE idempotency_keys SET expires_at = now() - interval '1 s'"))
     engine.dispose()
     again = client.post(f"{API}/projects", json={"name": "B"}, headers=headers)
     assert again.status_code == 201 and again.json()["id"] != first["id"]
     assert count(clean_postgres, "idempotency_keys") == 1
-
-
-def test_records_expire_after_the_configured_ttl(client: TestClient, clean_postgres: str) -> None:
-    client.post(f"{API}/projects", json={"name": "A"}, headers=key())
-    engine = create_engine(clean_postgres)
-    with engine.connect() as connection:
-        lifetime = connection.execute(
-            text("SELECT extract(epoch FROM expires_at - created_at) FROM idempotency_keys")
-        ).scalar_one()
-    engine.dispose()
-    assert float(lifetime) == idempotency.ttl_s == 24 * 3600
 
 
 def test_a_crash_after_the_commit_replays_the_committed_write(
