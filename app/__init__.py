@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import connexion
 
+from app.common.orm import IDEMPOTENCY_KEYS
 from app.config import Settings, load_settings
-from app.extensions import db, init_extensions, readiness_checks, security
+from app.extensions import db, idempotency, init_extensions, readiness_checks, security
 from runtime.app import build_app
+from runtime.conditional import install_precondition_required
 from runtime.logging import configure_logging
 from runtime.routing import check_registry
 from runtime.tracing import configure_tracing
@@ -44,5 +46,17 @@ def create_app(settings: Settings | None = None) -> connexion.FlaskApp:
     configure_tracing(engine=db.engine, service_name=settings.service_name)
     db.init_app(app.app)
     app.app.before_request(security.authenticator.reject_revoked)
+    install_precondition_required(app.app, POLICIES)
+    # WHY: after the revocation check (a replay never answers a revoked token) and after
+    # db.init_app (its answer is stored before the one commit).
+    fingerprint_key = settings.idempotency_fingerprint_key
+    idempotency.init_app(
+        app.app,
+        session=lambda: db.session,
+        table=IDEMPOTENCY_KEYS,
+        policies=POLICIES,
+        ttl_s=settings.idempotency_ttl_s,
+        secret=fingerprint_key.get_secret_value().encode() if fingerprint_key else b"",
+    )
     app.app.config["SETTINGS"] = settings
     return app

@@ -27,6 +27,8 @@ class Settings(RuntimeSettings):
     log_quiet_operations: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["getLiveness", "getReadiness", "getMetrics"]
     )
+    # How often the Redis cache of revocations is reloaded from PostgreSQL (docs/SECURITY.md).
+    revocation_cache_refresh_s: int = Field(300, ge=10, le=3600)
 
     @property
     def sqlalchemy_url(self) -> str:

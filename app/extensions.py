@@ -8,12 +8,15 @@ import redis
 
 from app.common.auth import Authenticator, Denylist, ensure_key_ring
 from app.config import DEFAULT_KEY_RING_PATH, Settings
+from app.modules.auth.repo import RevocationRepo
 from runtime.auth import KeyRingSource, TokenService
 from runtime.db import Database, make_engine
+from runtime.idempotency import Idempotency
 from runtime.passwords import Passwords
 from runtime.redis_client import make_redis
 
 db = Database()
+idempotency = Idempotency()
 
 
 class RedisHolder:
@@ -76,7 +79,13 @@ def init_extensions(settings: Settings) -> None:
         audience=settings.jwt_audience,
         access_token_ttl_s=settings.access_token_ttl_s,
     )
-    security._authenticator = Authenticator(tokens, Denylist(redis_holder.client), keys)
+    denylist = Denylist(
+        redis_holder.client,
+        lambda: RevocationRepo(db.session),
+        access_token_ttl_s=settings.access_token_ttl_s,
+        refresh_s=settings.revocation_cache_refresh_s,
+    )
+    security._authenticator = Authenticator(tokens, denylist, keys)
     security.refresh_token_ttl_s = settings.refresh_token_ttl_s
     security.refresh_reuse_grace_s = settings.refresh_reuse_grace_s
 

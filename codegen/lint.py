@@ -59,7 +59,7 @@ RULES = (
     ),
     Rule(
         "policy",
-        "`x-rate-limit` and `x-idempotent` follow their schema",
+        "`x-rate-limit`, `x-idempotent` and `x-require-if-match` follow their schema",
         "write `x-rate-limit: {limit: '5/minute', key: ip|caller|body:<field>, fail: open|closed}`",
     ),
     Rule(
@@ -67,6 +67,18 @@ RULES = (
         "a rate-limited operation documents its 429 response, with `Retry-After`",
         "add `'429': {$ref: '#/components/responses/TooManyRequests'}` (a response whose "
         "headers include Retry-After), or `x-rate-limit: false` if it is not limited",
+    ),
+    Rule(
+        "idempotency-key",
+        "an `x-idempotent` operation declares the Idempotency-Key header and its 409 and 422",
+        "add `$ref: '#/components/parameters/IdempotencyKey'` (required when the key is) and "
+        "the `409` (in flight) and `422` (key reused) responses",
+    ),
+    Rule(
+        "if-match",
+        "an `x-require-if-match` operation declares an optional If-Match header, 412 and 428",
+        "add `$ref: '#/components/parameters/IfMatch'` (required: false, the runtime answers "
+        "428) and the `412` and `428` responses",
     ),
     Rule(
         "lint-ignore",
@@ -275,6 +287,66 @@ def _documented_limit(
         )
 
 
+def _header_parameter(
+    data: Mapping[str, Any], op: Mapping[str, Any], where: tuple[object, ...], name: str
+) -> Mapping[str, Any] | None:
+    params = [*(data["paths"][where[1]].get("parameters") or []), *(op.get("parameters") or [])]
+    for raw in params:
+        param = resolve(data, raw)
+        if (
+            isinstance(param, dict)
+            and param.get("in") == "header"
+            and str(param.get("name", "")).lower() == name.lower()
+        ):
+            return param
+    return None
+
+
+def _missing_responses(op: Mapping[str, Any], statuses: tuple[str, ...]) -> list[str]:
+    responses = op.get("responses")
+    declared = {str(s) for s in responses} if isinstance(responses, dict) else set()
+    return [status for status in statuses if status not in declared]
+
+
+def _write_safety(
+    data: Mapping[str, Any], op: Mapping[str, Any], where: tuple[object, ...], _: Any
+) -> Iterator[Finding]:
+    key = policies.idempotency_key(op)
+    if key != "none":
+        param = _header_parameter(data, op, where, policies.IDEMPOTENCY_HEADER)
+        if param is None:
+            yield Finding(
+                pointer(where), "idempotency-key", "x-idempotent without an Idempotency-Key header"
+            )
+        elif bool(param.get("required")) != (key == "required"):
+            yield Finding(
+                pointer(where),
+                "idempotency-key",
+                f"the Idempotency-Key header's `required` disagrees with x-idempotent (key {key})",
+            )
+        for status in _missing_responses(op, ("409", "422")):
+            yield Finding(
+                pointer((*where, "responses")),
+                "idempotency-key",
+                f"x-idempotent without a {status} response",
+            )
+    if op.get("x-require-if-match") is True:
+        param = _header_parameter(data, op, where, policies.IF_MATCH_HEADER)
+        if param is None or param.get("required"):
+            yield Finding(
+                pointer(where),
+                "if-match",
+                "x-require-if-match needs an If-Match header with required: false "
+                "(a required one is refused with 400 before the runtime can answer 428)",
+            )
+        for status in _missing_responses(op, ("412", "428")):
+            yield Finding(
+                pointer((*where, "responses")),
+                "if-match",
+                f"x-require-if-match without a {status} response",
+            )
+
+
 _CHECKS: tuple[Check, ...] = (
     _identity,
     _problem_json,
@@ -283,6 +355,7 @@ _CHECKS: tuple[Check, ...] = (
     _paginated,
     _policy,
     _documented_limit,
+    _write_safety,
 )
 
 

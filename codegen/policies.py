@@ -1,5 +1,5 @@
-"""The ``x-rate-limit``, ``x-idempotent`` and ``x-deadline`` operation extensions: their schema
-and values."""
+"""The ``x-rate-limit``, ``x-idempotent``, ``x-require-if-match`` and ``x-deadline``
+operation extensions: their schema and values."""
 
 from __future__ import annotations
 
@@ -15,6 +15,9 @@ RATE = re.compile(r"^[1-9][0-9]*\s*(/|per)\s*([0-9]+\s*)?(second|minute|hour|day
 KEYS = ("ip", "caller")
 FAILS = ("open", "closed")
 _RATE_LIMIT_FIELDS = frozenset({"limit", "key", "fail"})
+IDEMPOTENCY_KEYS = ("required", "optional")
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+IF_MATCH_HEADER = "If-Match"
 
 
 @dataclass(frozen=True)
@@ -72,12 +75,39 @@ def _check_deadline(operation: Mapping[str, Any], where: tuple[object, ...]) -> 
     return []
 
 
+def idempotency_key(operation: Mapping[str, Any]) -> str:
+    """``required``, ``optional`` or ``none``: whether the operation takes an Idempotency-Key.
+
+    ``x-idempotent: true`` makes the key optional (Stripe's default); ``{key: required}``
+    refuses a request without one."""
+    raw = operation.get("x-idempotent")
+    if raw is True:
+        return "optional"
+    if isinstance(raw, dict):
+        return "required" if raw.get("key") == "required" else "optional"
+    return "none"
+
+
 def check(operation: Mapping[str, Any], where: tuple[object, ...]) -> list[Issue]:
     """Located problems with the policy extensions of one operation."""
     issues: list[Issue] = _check_deadline(operation, where)
-    if "x-idempotent" in operation and not isinstance(operation["x-idempotent"], bool):
+    idempotent = operation.get("x-idempotent", False)
+    if not isinstance(idempotent, bool) and not (
+        isinstance(idempotent, dict)
+        and set(map(str, idempotent)) <= {"key"}
+        and idempotent.get("key", "optional") in IDEMPOTENCY_KEYS
+    ):
         issues.append(
-            Issue(pointer((*where, "x-idempotent")), "x-idempotent must be true or false")
+            Issue(
+                pointer((*where, "x-idempotent")),
+                "x-idempotent must be true, false or {key: required|optional}",
+            )
+        )
+    if not isinstance(operation.get("x-require-if-match", False), bool):
+        issues.append(
+            Issue(
+                pointer((*where, "x-require-if-match")), "x-require-if-match must be true or false"
+            )
         )
     if "x-rate-limit" not in operation or operation["x-rate-limit"] is False:
         return issues

@@ -12,7 +12,7 @@ from codegen.components import render_components
 from codegen.errors import Issue, SpecError, pointer
 from codegen.ir import Api, Domain, Operation, Parameter, RequestBody, Response
 from codegen.naming import connexion_kwarg, field_name
-from codegen.policies import deadline_s, rate_limits
+from codegen.policies import deadline_s, idempotency_key, rate_limits
 from codegen.typemap import Imports, TypeMapper, constraints
 
 GROUP_SUFFIX = {"path": "Path", "query": "Query", "header": "Header", "cookie": "Cookie"}
@@ -178,6 +178,8 @@ def _operations(api: Api, spec: Mapping[str, Any], package: str, spec_name: str)
             "    scopes: tuple[tuple[str, ...], ...]  # any one of these sets of scopes suffices",
             "    rate_limits: tuple[RateLimitPolicy, ...]  # every one must allow a request",
             "    idempotent: bool",
+            '    idempotency_key: str  # "required", "optional" or "none"',
+            "    require_if_match: bool  # a write without If-Match is a 428",
             "    deprecated: bool",
             "    deadline_s: float | None  # x-deadline; None: the REQUEST_DEADLINE_S setting",
             "",
@@ -200,7 +202,9 @@ def _policy(op: Operation, document: Mapping[str, Any]) -> str:
     )
     return (
         f"{{'authentication': {op.authentication!r}, 'scopes': {scopes!r}, "
-        f"'rate_limits': ({rate}), 'idempotent': {op.extensions.get('x-idempotent') is True!r}, "
+        f"'rate_limits': ({rate}), 'idempotent': {idempotency_key(op.extensions) != 'none'!r}, "
+        f"'idempotency_key': {idempotency_key(op.extensions)!r}, "
+        f"'require_if_match': {op.extensions.get('x-require-if-match') is True!r}, "
         f"'deprecated': {op.deprecated!r}, 'deadline_s': {deadline_s(op.extensions)!r}}}"
     )
 
@@ -305,7 +309,10 @@ class _SchemasModule:
             ]
             lines += [self._parameter_field(p) for p in _unique_names(params)]
             self.classes.append("\n".join(lines))
-            request_fields.append(f"    {location}: {name}")
+            # WHY: a group of optional parameters (headers such as If-Match) may be left out
+            # when a test or a job builds the request; an empty group is its valid value.
+            optional = not any(p.required for p in params)
+            request_fields.append(f"    {location}: {name}" + (f" = {name}()" if optional else ""))
         if op.request_body is not None:
             body_type = self._request_body_type(op)
             if op.request_body.required:

@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -105,6 +105,10 @@ class RuntimeSettings(BaseSettings):
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     max_body_bytes: int = Field(1_048_576, ge=1024, le=100 * 1_048_576)
     rate_limits: bool = True
+    # How long a stored Idempotency-Key answer is replayed (the draft suggests 24 hours).
+    idempotency_ttl_s: int = Field(24 * 3600, ge=60, le=30 * 24 * 3600)
+    # HMAC key of request fingerprints (a body may hold a password); set it in production.
+    idempotency_fingerprint_key: SecretStr | None = None
 
     # Faults (docs/ARCHITECTURE.md, "Deadlines and timeouts"): every wait of a request is
     # bounded by its deadline; `x-deadline` in the spec overrides it per operation.

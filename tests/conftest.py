@@ -126,7 +126,10 @@ def clean_postgres(postgres_url: str) -> Iterator[str]:
     engine = create_engine(postgres_url)
     with engine.begin() as connection:
         connection.execute(
-            text("TRUNCATE projects, tasks, refresh_tokens, refresh_families, users CASCADE")
+            text(
+                "TRUNCATE projects, tasks, refresh_tokens, refresh_families, users,"
+                " idempotency_keys, revoked_access_tokens CASCADE"
+            )
         )
     engine.dispose()
 

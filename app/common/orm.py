@@ -8,6 +8,8 @@ from datetime import UTC, datetime
 from sqlalchemy import DateTime, MetaData, Uuid
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from runtime.idempotency import idempotency_table
+
 NAMING = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -23,6 +25,10 @@ def utcnow() -> datetime:
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
+
+
+# WHY: on the app's metadata, so its migrations and the schema check cover the runtime's table.
+IDEMPOTENCY_KEYS = idempotency_table(Base.metadata)
 
 
 class TimestampedMixin:

@@ -64,7 +64,8 @@ def test_a_project_and_task_flow_on_postgres_and_redis(
         assert [t["id"] for t in listed["items"]] == [task["id"]]
         traced = http.get(f"/projects/{project['id']}", headers={"X-Request-ID": "e2e-trace-1"})
         assert traced.headers["x-request-id"] == "e2e-trace-1"
-        assert http.delete(f"/projects/{project['id']}").status_code == 204
+        etag = {"If-Match": traced.headers["etag"]}
+        assert http.delete(f"/projects/{project['id']}", headers=etag).status_code == 204
         assert http.get(f"/projects/{project['id']}").status_code == 404
     lines = [json.loads(line) for line in server.log().splitlines() if line.startswith("{")]
     access = [line for line in lines if line.get("event") == "request"]

@@ -43,7 +43,10 @@ def test_patch_changes_only_the_fields_sent(client: TestClient) -> None:
 def test_delete_removes_the_project_and_its_tasks(client: TestClient, clean_postgres: str) -> None:
     project = create_project(client)
     client.post(f"{API}/projects/{project['id']}/tasks", json={"title": "t"})
-    assert client.delete(f"{API}/projects/{project['id']}").status_code == 204
+    url = f"{API}/projects/{project['id']}"
+    assert (
+        client.delete(url, headers={"If-Match": client.get(url).headers["etag"]}).status_code == 204
+    )
     assert client.get(f"{API}/projects/{project['id']}").status_code == 404
     engine = create_engine(clean_postgres)
     with engine.connect() as connection:

@@ -23,7 +23,21 @@ class RefreshFamily(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     revoked_reason: Mapped[str | None] = mapped_column(String(32), nullable=True)
 
-    __table_args__ = (Index("ix_refresh_families_user_id", "user_id"),)
+    __table_args__ = (
+        Index("ix_refresh_families_user_id", "user_id"),
+        Index("ix_refresh_families_revoked_at", "revoked_at"),
+    )
+
+
+class RevokedAccessToken(Base):
+    """An access token ended before its expiry (logout), kept until it would have expired."""
+
+    __tablename__ = "revoked_access_tokens"
+
+    jti: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (Index("ix_revoked_access_tokens_expires_at", "expires_at"),)
 
 
 class RefreshToken(Base):

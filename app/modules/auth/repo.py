@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import exists, or_, select, update
 from sqlalchemy.orm import Session
 
+from app.common.auth import Revocations
 from app.common.orm import utcnow
-from app.modules.auth.models import RefreshFamily, RefreshToken
+from app.modules.auth.models import RefreshFamily, RefreshToken, RevokedAccessToken
+from app.modules.users.models import User
 
 
 class RefreshTokenRepo:
@@ -83,9 +85,58 @@ class RefreshTokenRepo:
         )
 
     def revoke_all_of_user(self, user_id: uuid.UUID, *, reason: str) -> None:
+        """Every open login of the user; its access tokens end with the user's not-before."""
         self.session.execute(
             update(RefreshFamily)
             .where(RefreshFamily.user_id == user_id, RefreshFamily.revoked_at.is_(None))
             .values(revoked_at=utcnow(), revoked_reason=reason)
             .execution_options(synchronize_session=False)
+        )
+
+
+class RevocationRepo:
+    """The durable record of revoked access tokens, read when the Redis cache cannot answer."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def revoke_token(self, jti: str, *, expires_at: datetime) -> None:
+        self.session.merge(RevokedAccessToken(jti=jti, expires_at=expires_at))
+        self.session.flush()
+
+    def is_revoked(
+        self, *, jti: str, family_id: uuid.UUID | None, user_id: uuid.UUID, issued_at: datetime
+    ) -> bool:
+        """One query: the token logged out, its login revoked, or issued before not-before."""
+        conditions = [
+            exists().where(RevokedAccessToken.jti == jti),
+            exists().where(User.id == user_id, User.tokens_not_before > issued_at),
+        ]
+        if family_id is not None:
+            conditions.append(
+                exists().where(RefreshFamily.id == family_id, RefreshFamily.revoked_at.is_not(None))
+            )
+        return bool(self.session.scalar(select(or_(*conditions))))
+
+    def recent(self, *, now: datetime, access_token_ttl_s: int) -> Revocations:
+        """What can still refuse a token: unexpired logouts, and families and users revoked
+        within one access-token lifetime (older tokens have expired anyway)."""
+        since = now - timedelta(seconds=access_token_ttl_s)
+        tokens = self.session.execute(
+            select(RevokedAccessToken.jti, RevokedAccessToken.expires_at).where(
+                RevokedAccessToken.expires_at > now
+            )
+        ).all()
+        families = self.session.execute(
+            select(RefreshFamily.id, RefreshFamily.revoked_at).where(
+                RefreshFamily.revoked_at > since
+            )
+        ).all()
+        users = self.session.execute(
+            select(User.id, User.tokens_not_before).where(User.tokens_not_before > since)
+        ).all()
+        return Revocations(
+            tokens=[(jti, at) for jti, at in tokens],
+            families=[(str(family), at) for family, at in families if at is not None],
+            users=[(str(user), at) for user, at in users if at is not None],
         )

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import secrets
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+
+import redis
 
 from app.common.auth import SCOPES_BY_ROLE, Authenticator, user_id
 from app.common.errors import EmailAlreadyRegistered, InvalidGrant
 from app.common.orm import utcnow
 from app.common.utils import API_PREFIX, as_utc
 from app.extensions import db, security
-from app.modules.auth.repo import RefreshTokenRepo
+from app.modules.auth.repo import RefreshTokenRepo, RevocationRepo
 from app.modules.auth.schemas import (
     CreateToken200,
     CreateTokenRequest,
@@ -45,6 +48,7 @@ class AuthServiceImpl:
         *,
         users: UserRepo,
         refresh_tokens: RefreshTokenRepo,
+        revocations: RevocationRepo,
         passwords: Passwords,
         authenticator: Authenticator,
         refresh_token_ttl_s: int,
@@ -52,6 +56,7 @@ class AuthServiceImpl:
     ) -> None:
         self.users = users
         self.refresh_tokens = refresh_tokens
+        self.revocations = revocations
         self.passwords = passwords
         self.authenticator = authenticator
         self.refresh_token_ttl_s = refresh_token_ttl_s
@@ -105,6 +110,10 @@ class AuthServiceImpl:
             # WHY: RFC 9700 §4.14.2: a used token presented again means two parties hold it;
             # we cannot tell which is the attacker, so the whole login ends.
             self.refresh_tokens.revoke_family_now(family.id, reason="reuse")
+            # WHY: the revocation is committed in PostgreSQL, and the cache dropped its ready
+            # marker, so checks ask the database; the client still gets its 401.
+            with contextlib.suppress(redis.exceptions.RedisError):
+                self.authenticator.denylist.remember_family(str(family.id), revoked_at=utcnow())
             raise InvalidGrant("The refresh token is not valid.")
         user = self.users.get(family.user_id)
         if user is None or user.is_disabled:
@@ -114,9 +123,15 @@ class AuthServiceImpl:
     def logout(self, request: LogoutRequest) -> Logout204:
         caller = request.caller
         found = self.refresh_tokens.find(hash_refresh_token(request.body.refresh_token))
+        denylist = self.authenticator.denylist
         if found is not None and found[1].user_id == user_id(caller):
             self.refresh_tokens.revoke_family(found[1].id, reason="logout")
-        self.authenticator.denylist.revoke(caller.token_id, until=caller.expires_at)
+            denylist.remember_family(str(found[1].id), revoked_at=utcnow())
+        expires_at = datetime.fromtimestamp(caller.expires_at, UTC)
+        self.revocations.revoke_token(caller.token_id, expires_at=expires_at)
+        # WHY: cached before the commit: if Redis refuses, the request fails and rolls back,
+        # so no logout is acknowledged that the cache does not know of.
+        denylist.remember_token(caller.token_id, until=caller.expires_at)
         return Logout204()
 
     def get_jwks(self, request: GetJwksRequest) -> GetJwks200:
@@ -125,7 +140,10 @@ class AuthServiceImpl:
 
     def _pair(self, user: User, family_id: object) -> TokenPair:
         scopes = SCOPES_BY_ROLE.get(user.role, ())
-        access = self.authenticator.tokens.issue_access_token(str(user.id), scopes)
+        # WHY: `sid` names the login, so revoking it (reuse, logout) ends its access tokens too.
+        access = self.authenticator.tokens.issue_access_token(
+            str(user.id), scopes, extra={"sid": str(family_id)}
+        )
         refresh = secrets.token_urlsafe(32)
         self.refresh_tokens.add_token(family_id=family_id, token_hash=hash_refresh_token(refresh))  # type: ignore[arg-type]
         return TokenPair.model_validate(
@@ -145,6 +163,7 @@ def get_service() -> AuthServiceImpl:
     return AuthServiceImpl(
         users=UserRepo(session),
         refresh_tokens=RefreshTokenRepo(session, db.new_session),
+        revocations=RevocationRepo(session),
         passwords=security.passwords,
         authenticator=security.authenticator,
         refresh_token_ttl_s=security.refresh_token_ttl_s,

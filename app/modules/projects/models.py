@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import ForeignKey, Index, String, Uuid
+from sqlalchemy import ForeignKey, Index, Integer, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.common.orm import Base, TimestampedMixin
@@ -20,6 +20,11 @@ class Project(TimestampedMixin, Base):
     owner_id: Mapped[uuid.UUID | None] = mapped_column(
         Uuid, ForeignKey("users.id", ondelete="CASCADE"), nullable=True
     )
+    # WHY: the ETag. SQLAlchemy increments it on every UPDATE and adds it to the WHERE
+    # clause, so a change never lands on a version other than the one that was read.
+    version: Mapped[int] = mapped_column(Integer, server_default="1")
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - SQLAlchemy reads a dict
 
     # WHY: the list is newest first by (created_at, id); this index serves its keyset pages.
     __table_args__ = (

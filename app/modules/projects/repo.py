@@ -24,8 +24,15 @@ class ProjectRepo:
         self.session.flush()
         return project
 
-    def get(self, project_id: uuid.UUID) -> Project | None:
-        return self.session.get(Project, project_id)
+    def get(self, project_id: uuid.UUID, *, lock: bool = False) -> Project | None:
+        """The project; ``lock`` holds its row until the transaction ends (a write follows).
+
+        WHY: the If-Match check and the write must see the same version; FOR UPDATE makes a
+        concurrent writer wait instead of changing the row in between."""
+        if not lock:
+            return self.session.get(Project, project_id)
+        query = select(Project).where(Project.id == project_id).with_for_update()
+        return self.session.scalar(query.execution_options(populate_existing=True))
 
     def list_page(
         self,

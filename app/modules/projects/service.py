@@ -18,32 +18,46 @@ from app.modules.projects.schemas import (
     DeleteProject204,
     DeleteProjectRequest,
     GetProject200,
+    GetProject200Headers,
+    GetProject304,
+    GetProject304Headers,
     GetProjectRequest,
     ListProjects200,
     ListProjects200Headers,
     ListProjectsRequest,
     UpdateProject200,
+    UpdateProject200Headers,
     UpdateProjectRequest,
 )
 from runtime.auth import Principal
+from runtime.conditional import check_if_match, entity_tag, not_modified
 from runtime.errors import Forbidden
 from runtime.pagination import next_link
 
 
 def visible_project(
-    repo: ProjectRepo, project_id: uuid.UUID, caller: Principal, *, write: bool = False
+    repo: ProjectRepo,
+    project_id: uuid.UUID,
+    caller: Principal,
+    *,
+    write: bool = False,
+    lock: bool = False,
 ) -> models.Project:
     """The project if the caller may see it; changing one needs its owner.
 
     WHY: another user's project is a 404, not a 403, so ids do not confirm what exists.
     Administrators read every project but change only their own (403 on the others)."""
-    project = repo.get(project_id)
+    project = repo.get(project_id, lock=lock)
     owned = project is not None and project.owner_id == user_id(caller)
     if project is None or not (owned or is_admin(caller)):
         raise ProjectNotFound(f"There is no project {project_id}.")
     if write and not owned:
         raise Forbidden("Administrators may read this project but only its owner may change it.")
     return project
+
+
+def project_etag(row: models.Project) -> str:
+    return entity_tag(row.version)
 
 
 def to_project(row: models.Project) -> Project:
@@ -63,7 +77,7 @@ class ProjectsServiceImpl:
     def _get(
         self, project_id: uuid.UUID, caller: Principal, *, write: bool = False
     ) -> models.Project:
-        return visible_project(self.repo, project_id, caller, write=write)
+        return visible_project(self.repo, project_id, caller, write=write, lock=write)
 
     def list_projects(self, request: ListProjectsRequest) -> ListProjects200:
         query = request.query
@@ -86,24 +100,35 @@ class ProjectsServiceImpl:
         )
         return CreateProject201(
             body=to_project(project),
-            headers=CreateProject201Headers(location=f"{API_PREFIX}/projects/{project.id}"),
+            headers=CreateProject201Headers(
+                location=f"{API_PREFIX}/projects/{project.id}", e_tag=project_etag(project)
+            ),
         )
 
-    def get_project(self, request: GetProjectRequest) -> GetProject200:
-        return GetProject200(body=to_project(self._get(request.path.project_id, request.caller)))
+    def get_project(self, request: GetProjectRequest) -> GetProject200 | GetProject304:
+        project = self._get(request.path.project_id, request.caller)
+        etag = project_etag(project)
+        if not_modified(request.header.if_none_match, etag):
+            return GetProject304(headers=GetProject304Headers(e_tag=etag))
+        return GetProject200(body=to_project(project), headers=GetProject200Headers(e_tag=etag))
 
     def update_project(self, request: UpdateProjectRequest) -> UpdateProject200:
         project = self._get(request.path.project_id, request.caller, write=True)
+        check_if_match(request.header.if_match, project_etag(project))
         changes = request.body.model_dump(exclude_unset=True)
         if "name" in changes and changes["name"] is None:
             changes.pop("name")
         for field, value in changes.items():
             setattr(project, field, value)
         self.repo.flush()
-        return UpdateProject200(body=to_project(project))
+        return UpdateProject200(
+            body=to_project(project), headers=UpdateProject200Headers(e_tag=project_etag(project))
+        )
 
     def delete_project(self, request: DeleteProjectRequest) -> DeleteProject204:
-        self.repo.delete(self._get(request.path.project_id, request.caller, write=True))
+        project = self._get(request.path.project_id, request.caller, write=True)
+        check_if_match(request.header.if_match, project_etag(project))
+        self.repo.delete(project)
         return DeleteProject204()
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Uuid
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.common.orm import Base, TimestampedMixin
@@ -20,6 +20,10 @@ class Task(TimestampedMixin, Base):
     )
     title: Mapped[str] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(16), default="todo")
+    # WHY: the ETag; SQLAlchemy increments it on every UPDATE (see Project.version).
+    version: Mapped[int] = mapped_column(Integer, server_default="1")
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - SQLAlchemy reads a dict
 
     __table_args__ = (
         CheckConstraint("status IN ('todo', 'doing', 'done')", name="status"),

@@ -31,8 +31,13 @@ class TaskRepo:
         self.session.flush()
         return task
 
-    def get(self, project_id: uuid.UUID, task_id: uuid.UUID) -> Task | None:
-        task = self.session.get(Task, task_id)
+    def get(self, project_id: uuid.UUID, task_id: uuid.UUID, *, lock: bool = False) -> Task | None:
+        """The task of that project; ``lock`` holds its row for a write (see ProjectRepo.get)."""
+        if lock:
+            query = select(Task).where(Task.id == task_id).with_for_update()
+            task = self.session.scalar(query.execution_options(populate_existing=True))
+        else:
+            task = self.session.get(Task, task_id)
         return task if task is not None and task.project_id == project_id else None
 
     def list_page(

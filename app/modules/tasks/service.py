@@ -19,14 +19,19 @@ from app.modules.tasks.schemas import (
     DeleteTask204,
     DeleteTaskRequest,
     GetTask200,
+    GetTask200Headers,
+    GetTask304,
+    GetTask304Headers,
     GetTaskRequest,
     ListTasks200,
     ListTasks200Headers,
     ListTasksRequest,
     UpdateTask200,
+    UpdateTask200Headers,
     UpdateTaskRequest,
 )
 from runtime.auth import Principal
+from runtime.conditional import check_if_match, entity_tag, not_modified
 from runtime.pagination import next_link
 
 # WHY: a task moves one step forward at a time; staying put is allowed so PATCH stays idempotent.
@@ -36,6 +41,10 @@ NEXT_STATUS = {"todo": "doing", "doing": "done"}
 def check_transition(current: str, wanted: str) -> None:
     if wanted != current and NEXT_STATUS.get(current) != wanted:
         raise InvalidTransition(f"A task in status {current!r} cannot move to {wanted!r}.")
+
+
+def task_etag(row: models.Task) -> str:
+    return entity_tag(row.version)
 
 
 def to_task(row: models.Task) -> Task:
@@ -64,7 +73,9 @@ class TasksServiceImpl:
     def _get(
         self, project_id: uuid.UUID, task_id: uuid.UUID, caller: Principal, *, write: bool = False
     ) -> models.Task:
-        task = self.tasks.get(self._project_id(project_id, caller, write=write), task_id)
+        task = self.tasks.get(
+            self._project_id(project_id, caller, write=write), task_id, lock=write
+        )
         if task is None:
             raise TaskNotFound(f"There is no task {task_id} in project {project_id}.")
         return task
@@ -96,17 +107,23 @@ class TasksServiceImpl:
         return CreateTask201(
             body=to_task(task),
             headers=CreateTask201Headers(
-                location=f"{API_PREFIX}/projects/{project_id}/tasks/{task.id}"
+                location=f"{API_PREFIX}/projects/{project_id}/tasks/{task.id}",
+                e_tag=task_etag(task),
             ),
         )
 
-    def get_task(self, request: GetTaskRequest) -> GetTask200:
+    def get_task(self, request: GetTaskRequest) -> GetTask200 | GetTask304:
         path = request.path
-        return GetTask200(body=to_task(self._get(path.project_id, path.task_id, request.caller)))
+        task = self._get(path.project_id, path.task_id, request.caller)
+        etag = task_etag(task)
+        if not_modified(request.header.if_none_match, etag):
+            return GetTask304(headers=GetTask304Headers(e_tag=etag))
+        return GetTask200(body=to_task(task), headers=GetTask200Headers(e_tag=etag))
 
     def update_task(self, request: UpdateTaskRequest) -> UpdateTask200:
         path = request.path
         task = self._get(path.project_id, path.task_id, request.caller, write=True)
+        check_if_match(request.header.if_match, task_etag(task))
         changes = request.body
         if changes.status is not None:
             check_transition(task.status, changes.status.value)
@@ -114,11 +131,15 @@ class TasksServiceImpl:
         if changes.title is not None:
             task.title = changes.title
         self.tasks.flush()
-        return UpdateTask200(body=to_task(task))
+        return UpdateTask200(
+            body=to_task(task), headers=UpdateTask200Headers(e_tag=task_etag(task))
+        )
 
     def delete_task(self, request: DeleteTaskRequest) -> DeleteTask204:
         path = request.path
-        self.tasks.delete(self._get(path.project_id, path.task_id, request.caller, write=True))
+        task = self._get(path.project_id, path.task_id, request.caller, write=True)
+        check_if_match(request.header.if_match, task_etag(task))
+        self.tasks.delete(task)
         return DeleteTask204()
 
 

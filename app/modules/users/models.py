@@ -21,5 +21,10 @@ class User(TimestampedMixin, Base):
     role: Mapped[str] = mapped_column(String(16), default="user")
     is_disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     password_changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # WHY: access tokens issued before this moment are refused (disabled account); the
+    # check reads it from Redis and falls back to this column.
+    tokens_not_before: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), nullable=True
+    )
 
     __table_args__ = (CheckConstraint("role IN ('user', 'admin')", name="role"),)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from app.common.auth import require_admin, user_id
+from datetime import timedelta
+
+from app.common.auth import Denylist, require_admin, user_id
 from app.common.errors import EmailAlreadyRegistered, UserNotFound, WrongPassword
 from app.common.orm import utcnow
 from app.common.utils import API_PREFIX, as_utc, cursor_position, link_header, split_page
@@ -44,11 +46,27 @@ def to_user(row: models.User) -> User:
 
 class UsersServiceImpl:
     def __init__(
-        self, *, users: UserRepo, refresh_tokens: RefreshTokenRepo, passwords: Passwords
+        self,
+        *,
+        users: UserRepo,
+        refresh_tokens: RefreshTokenRepo,
+        passwords: Passwords,
+        denylist: Denylist,
     ) -> None:
         self.users = users
         self.refresh_tokens = refresh_tokens
         self.passwords = passwords
+        self.denylist = denylist
+
+    def _end_every_login(self, user: models.User, *, reason: str) -> None:
+        """Revoke the user's refresh tokens and every access token issued until now."""
+        # WHY: tokens carry whole seconds (`iat`); the next second makes a token issued in
+        # this one refused too, never one issued before it accepted.
+        not_before = utcnow().replace(microsecond=0) + timedelta(seconds=1)
+        user.tokens_not_before = not_before
+        self.refresh_tokens.revoke_all_of_user(user.id, reason=reason)
+        self.users.flush()
+        self.denylist.remember_user(str(user.id), not_before=not_before)
 
     def _me(self, caller: Principal) -> models.User:
         user = self.users.get(user_id(caller))
@@ -74,7 +92,7 @@ class UsersServiceImpl:
         if change.new_password is not None:
             user.password_hash = self.passwords.hash(change.new_password.root.get_secret_value())
             user.password_changed_at = utcnow()
-            self.refresh_tokens.revoke_all_of_user(user.id, reason="password-change")
+            self._end_every_login(user, reason="password-change")
         self.users.flush()
         return UpdateMe200(body=to_user(user))
 
@@ -102,7 +120,7 @@ class UsersServiceImpl:
         if user is None:
             raise UserNotFound(f"There is no user {request.path.user_id}.")
         user.is_disabled = True
-        self.refresh_tokens.revoke_all_of_user(user.id, reason="disabled")
+        self._end_every_login(user, reason="disabled")
         self.users.flush()
         return DisableUser200(body=to_user(user))
 
@@ -113,4 +131,5 @@ def get_service() -> UsersServiceImpl:
         users=UserRepo(session),
         refresh_tokens=RefreshTokenRepo(session, db.new_session),
         passwords=security.passwords,
+        denylist=security.authenticator.denylist,
     )

@@ -37,11 +37,12 @@ class FakeProjectRepo:
             owner_id=owner_id,
             created_at=at,
             updated_at=at,
+            version=1,
         )
         self.rows[project.id] = project
         return project
 
-    def get(self, project_id: uuid.UUID) -> Project | None:
+    def get(self, project_id: uuid.UUID, *, lock: bool = False) -> Project | None:
         return self.rows.get(project_id)
 
     def list_page(
@@ -81,11 +82,12 @@ class FakeTaskRepo:
             status="todo",
             created_at=at,
             updated_at=at,
+            version=1,
         )
         self.rows[task.id] = task
         return task
 
-    def get(self, project_id: uuid.UUID, task_id: uuid.UUID) -> Task | None:
+    def get(self, project_id: uuid.UUID, task_id: uuid.UUID, *, lock: bool = False) -> Task | None:
         task = self.rows.get(task_id)
         return task if task is not None and task.project_id == project_id else None
 

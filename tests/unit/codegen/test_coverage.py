@@ -181,6 +181,9 @@ def test_the_registry_exposes_policies_scopes_and_deprecation(coverage: Path) ->
     assert policies["createThing"]["rate_limits"] == ()
     assert policies["listThings"]["scopes"] == (("things:read",),)
     assert policies["createThing"]["idempotent"] is True
+    assert policies["createThing"]["idempotency_key"] == "required"
+    assert policies["listThings"]["idempotency_key"] == "none"
+    assert policies["createThing"]["require_if_match"] is False
     assert policies["replaceThing"]["deprecated"] is True
     assert policies["getThing"]["authentication"] == "none"
     assert {policy["deadline_s"] for policy in policies.values()} == {None}

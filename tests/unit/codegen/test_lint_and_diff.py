@@ -80,6 +80,28 @@ def test_a_document_wide_limit_needs_a_429_everywhere_but_where_it_is_switched_o
     assert not [f for f in lint(data) if f.rule == "documented-limit"]
 
 
+def test_write_safety_policies_need_their_headers_and_responses() -> None:
+    data = _spec()
+    post = data["paths"]["/things"]["post"]
+    assert _rules(data) == []
+    post["parameters"][0]["required"] = False
+    del post["responses"]["422"]
+    assert _rules(data) == [
+        ("#/paths/~1things/post", "idempotency-key"),
+        ("#/paths/~1things/post/responses", "idempotency-key"),
+    ]
+    post["x-idempotent"] = True
+    post["parameters"] = []
+    post["x-require-if-match"] = True
+    found = _rules(data)
+    assert ("#/paths/~1things/post", "idempotency-key") in found
+    assert found.count(("#/paths/~1things/post/responses", "if-match")) == 2
+    post["parameters"] = [{"name": "if-match", "in": "header", "required": True}]
+    assert ("#/paths/~1things/post", "if-match") in _rules(data)
+    post["x-idempotent"] = "yes"
+    assert ("#/paths/~1things/post/x-idempotent", "policy") in _rules(data)
+
+
 def test_a_rule_is_ignored_per_operation_only_with_a_reason() -> None:
     data = _spec()
     get = data["paths"]["/things"]["get"]
