@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
+from app.common.auth import Revocations
 from app.common.orm import utcnow
 from app.modules.auth.models import RefreshFamily, RefreshToken
 from app.modules.projects.models import Project
@@ -207,3 +208,43 @@ class FakeRefreshTokenRepo:
         for family in list(self.families.values()):
             if family.user_id == user_id:
                 self.revoke_family(family.id, reason=reason)
+
+
+class FakeRevocationRepo:
+    """Logged-out tokens in a dictionary; logins and not-before times read from the other fakes."""
+
+    def __init__(self, users: FakeUserRepo, refresh_tokens: FakeRefreshTokenRepo) -> None:
+        self.users = users
+        self.refresh_tokens = refresh_tokens
+        self.tokens: dict[str, datetime] = {}
+
+    def revoke_token(self, jti: str, *, expires_at: datetime) -> None:
+        self.tokens[jti] = expires_at
+
+    def is_revoked(
+        self, *, jti: str, family_id: uuid.UUID | None, user_id: uuid.UUID, issued_at: datetime
+    ) -> bool:
+        family = self.refresh_tokens.families.get(family_id) if family_id else None
+        user = self.users.rows.get(user_id)
+        not_before = getattr(user, "tokens_not_before", None)
+        return (
+            jti in self.tokens
+            or (family is not None and family.revoked_at is not None)
+            or (not_before is not None and not_before > issued_at)
+        )
+
+    def recent(self, *, now: datetime, access_token_ttl_s: int) -> Revocations:
+        since = now - timedelta(seconds=access_token_ttl_s)
+        return Revocations(
+            tokens=[(jti, at) for jti, at in self.tokens.items() if at > now],
+            families=[
+                (str(f.id), f.revoked_at)
+                for f in self.refresh_tokens.families.values()
+                if f.revoked_at is not None and f.revoked_at > since
+            ],
+            users=[
+                (str(u.id), u.tokens_not_before)
+                for u in self.users.rows.values()
+                if getattr(u, "tokens_not_before", None) is not None and u.tokens_not_before > since
+            ],
+        )

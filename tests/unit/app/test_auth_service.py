@@ -19,7 +19,7 @@ from app.modules.auth.service import AuthServiceImpl, hash_refresh_token
 from app.modules.components import Credentials, RefreshRequest, Registration, TokenPair
 from runtime.auth import KeyRing, KeyRingSource, Principal, TokenService
 from runtime.passwords import Passwords
-from tests.unit.app.fakes import FakeRefreshTokenRepo, FakeUserRepo
+from tests.unit.app.fakes import FakeRefreshTokenRepo, FakeRevocationRepo, FakeUserRepo
 
 PASSWORD = "a long enough passphrase"
 ACCESS_TTL_S = 900
@@ -39,11 +39,15 @@ def auth(keys: KeyRingSource) -> AuthServiceImpl:
     tokens = TokenService(
         keys, issuer="https://issuer.test", audience="api", access_token_ttl_s=ACCESS_TTL_S
     )
+    users, refresh_tokens = FakeUserRepo(), FakeRefreshTokenRepo()
+    revocations = FakeRevocationRepo(users, refresh_tokens)
+    denylist = Denylist(None, lambda: revocations, access_token_ttl_s=ACCESS_TTL_S)
     return AuthServiceImpl(
-        users=FakeUserRepo(),  # type: ignore[arg-type]
-        refresh_tokens=FakeRefreshTokenRepo(),  # type: ignore[arg-type]
+        users=users,  # type: ignore[arg-type]
+        refresh_tokens=refresh_tokens,  # type: ignore[arg-type]
+        revocations=revocations,  # type: ignore[arg-type]
         passwords=Passwords(**CHEAP),
-        authenticator=Authenticator(tokens, Denylist(None), keys),
+        authenticator=Authenticator(tokens, denylist, keys),
         refresh_token_ttl_s=REFRESH_TTL_S,
     )
 
@@ -256,7 +260,7 @@ def test_logout_ends_the_callers_login_and_denylists_the_access_token(
     assert done.status_code == 204
     family = auth.refresh_tokens.find(hash_refresh_token(pair.refresh_token))[1]  # type: ignore[index]
     assert family.revoked_reason == "logout"
-    assert auth.authenticator.denylist.is_revoked(caller.token_id)
+    assert auth.authenticator.denylist.is_revoked(caller)
     invalid_grant(lambda: refresh(auth, pair.refresh_token), WRONG_REFRESH)
 
 
@@ -271,8 +275,8 @@ def test_logout_with_someone_elses_refresh_token_leaves_their_login_alone(
         s.LogoutRequest(body=RefreshRequest(refresh_token=grace.refresh_token), caller=caller)
     )
     assert refresh(auth, grace.refresh_token).token_type == "Bearer"
-    assert auth.authenticator.denylist.is_revoked(caller.token_id)
-    assert not auth.authenticator.denylist.is_revoked(principal(auth, grace).token_id)
+    assert auth.authenticator.denylist.is_revoked(caller)
+    assert not auth.authenticator.denylist.is_revoked(principal(auth, grace))
 
 
 def test_jwks_publishes_the_rings_public_keys(auth: AuthServiceImpl) -> None:
