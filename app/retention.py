@@ -25,6 +25,7 @@ from sqlalchemy import (
     func,
     or_,
     select,
+    tuple_,
 )
 
 from app.migrate import load_models
@@ -81,11 +82,7 @@ def _finished_families(table: Table, cutoff: datetime) -> ColumnElement[bool]:
 
 
 # One entry per kind of record. Refresh tokens go with their family (ON DELETE CASCADE); a
-# user's projects, tasks and logins go with the user. Kinds still to wire here:
-#   - idempotency records:  PurgeRule("idempotency-records", "idempotency_records",
-#                                     older_than("expires_at"), 0, "...")
-#   - durable revocations:  PurgeRule("revocations", "<table>", older_than("expires_at"), 0, "...")
-#     (a revoked access token's entry is needed only until the token itself expires)
+# user's projects, tasks and logins go with the user.
 RULES: tuple[PurgeRule, ...] = (
     PurgeRule(
         "refresh-families",
@@ -100,6 +97,22 @@ RULES: tuple[PurgeRule, ...] = (
         _disabled_users,
         default_days=365,
         description="users disabled this many days ago, erased with their projects and tasks",
+    ),
+    PurgeRule(
+        "idempotency-records",
+        "idempotency_keys",
+        older_than("expires_at"),
+        default_days=1,
+        description="stored Idempotency-Key answers this many days past their expiry "
+        "(IDEMPOTENCY_TTL_S); an expired record is never replayed",
+    ),
+    PurgeRule(
+        "revoked-access-tokens",
+        "revoked_access_tokens",
+        older_than("expires_at"),
+        default_days=1,
+        description="logged-out access tokens this many days past their own expiry, when no "
+        "check needs them any more",
     ),
 )
 
@@ -121,15 +134,19 @@ def _purge(
         select(func.count()).select_from(table).where(rule.where(table, cutoff))
     )
     purged = 0
+    key = tuple_(*table.primary_key.columns)
     while not dry_run:
-        ids = list(
-            connection.scalars(select(table.c.id).where(rule.where(table, cutoff)).limit(BATCH))
-        )
-        if not ids:
+        rows = [
+            tuple(row)
+            for row in connection.execute(
+                select(*table.primary_key.columns).where(rule.where(table, cutoff)).limit(BATCH)
+            )
+        ]
+        if not rows:
             break
-        connection.execute(delete(table).where(table.c.id.in_(ids)))
+        connection.execute(delete(table).where(key.in_(rows)))
         connection.commit()
-        purged += len(ids)
+        purged += len(rows)
     log.info(
         "retention.dry_run" if dry_run else "retention.purged",
         kind=rule.kind,

@@ -95,6 +95,45 @@ def count(engine: Engine, table: str) -> int:
         return int(connection.scalar(select(func.count()).select_from(tables[table])) or 0)
 
 
+def add_expiring(engine: Engine, table: str, *, expires_days: int) -> None:
+    """An idempotency record or a logged-out token that expires ``expires_days`` from NOW."""
+    expires_at = NOW + timedelta(days=expires_days)
+    key = uuid.uuid4().hex
+    row = (
+        {"jti": key, "expires_at": expires_at}
+        if table == "revoked_access_tokens"
+        else {
+            "scope": "sub:someone",
+            "operation_id": "createProject",
+            "key": key,
+            "fingerprint": "0" * 64,
+            "status_code": 201,
+            "headers": {},
+            "body": b"{}",
+            "created_at": expires_at - timedelta(days=1),
+            "expires_at": expires_at,
+        }
+    )
+    with engine.begin() as connection:
+        connection.execute(insert(tables[table]).values(**row))
+
+
+def test_expired_idempotency_records_and_revocations_go_a_day_after_their_expiry(
+    engine: Engine, clean_postgres: str
+) -> None:
+    for table in ("idempotency_keys", "revoked_access_tokens"):
+        add_expiring(engine, table, expires_days=-2)
+        add_expiring(engine, table, expires_days=-2)
+        add_expiring(engine, table, expires_days=0)  # expired just now: kept one more day
+        add_expiring(engine, table, expires_days=1)
+    outcomes = run(clean_postgres, environ={}, now=NOW)
+    purged = {o.kind: (o.days, o.matched, o.purged) for o in outcomes}
+    assert purged["idempotency-records"] == (1, 2, 2)
+    assert purged["revoked-access-tokens"] == (1, 2, 2)
+    assert count(engine, "idempotency_keys") == 2
+    assert count(engine, "revoked_access_tokens") == 2
+
+
 def test_finished_logins_and_long_disabled_users_go_the_rest_stays(
     engine: Engine, clean_postgres: str
 ) -> None:
@@ -112,6 +151,8 @@ def test_finished_logins_and_long_disabled_users_go_the_rest_stays(
     assert {(o.kind, o.days, o.matched, o.purged) for o in outcomes} == {
         ("refresh-families", 30, 2, 2),
         ("disabled-users", 365, 1, 1),
+        ("idempotency-records", 1, 0, 0),
+        ("revoked-access-tokens", 1, 0, 0),
     }
     assert ids(engine, "users") == {active, recently_disabled}
     assert ids(engine, "refresh_families") == {live, expired_yesterday}
@@ -125,7 +166,7 @@ def test_a_dry_run_counts_and_changes_nothing(engine: Engine, clean_postgres: st
     user = add_user(engine, disabled_days_ago=400)
     add_family(engine, user, expires_days=-40)
     outcomes = run(clean_postgres, dry_run=True, environ={}, now=NOW)
-    assert [(o.matched, o.purged) for o in outcomes] == [(1, 0), (1, 0)]
+    assert [(o.matched, o.purged) for o in outcomes] == [(1, 0), (1, 0), (0, 0), (0, 0)]
     assert count(engine, "users") == 1 and count(engine, "refresh_tokens") == 1
 
 
