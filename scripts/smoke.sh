@@ -30,10 +30,11 @@ trap 'rm -rf "$work"' EXIT
 fail() { echo "smoke: FAIL $2" >&2; exit "$1"; }
 ok() { echo "smoke: ok   $1"; }
 
-# request METHOD PATH [BODY] [TOKEN]: the status on stdout, the body in $work/body, headers in
-# $work/headers. The token travels in a header file so it never shows in a process listing.
+# request METHOD PATH [BODY] [TOKEN] [HEADER]: the status on stdout, the body in $work/body,
+# headers in $work/headers. The token travels in a header file so it never shows in a process
+# listing; HEADER is one more request header ("If-Match: ...").
 request() {
-  local method=$1 path=$2 body=${3:-} token=${4:-}
+  local method=$1 path=$2 body=${3:-} token=${4:-} extra=${5:-}
   local args=(--silent --show-error --output "$work/body" --dump-header "$work/headers"
     --write-out '%{http_code}' --connect-timeout 2 --max-time "$timeout_s" -X "$method")
   if [ -n "$token" ]; then
@@ -41,6 +42,7 @@ request() {
     args+=(-H @"$work/auth")
   fi
   [ -n "$body" ] && args+=(-H 'content-type: application/json' --data-binary "$body")
+  [ -n "$extra" ] && args+=(-H "$extra")
   curl "${args[@]}" "$api$path" 2>"$work/curl.err" || echo 000
 }
 field() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$work/body" "$1"; }
@@ -90,8 +92,12 @@ project=$(field id)
 ok "create project"
 [ "$(request GET "/projects/$project" "" "$access")" = 200 ] || fail 17 "GET /projects/$project"
 [ "$(field name)" = "smoke test" ] || fail 17 "the project read back is not the one created"
+etag=$(header ETag)
+[ -n "$etag" ] || fail 17 "GET /projects/$project has no ETag"
 ok "read project"
-[ "$(request DELETE "/projects/$project" "" "$access")" = 204 ] || fail 18 "DELETE /projects/$project"
+# WHY: deleting a project needs the version it read (If-Match); without it the answer is 428.
+[ "$(request DELETE "/projects/$project" "" "$access" "If-Match: $etag")" = 204 ] \
+  || fail 18 "DELETE /projects/$project: $(cat "$work/body")"
 [ "$(request GET "/projects/$project" "" "$access")" = 404 ] || fail 23 "the deleted project is still served"
 ok "delete project"
 
