@@ -67,6 +67,23 @@ def isolated_app_settings(
         client.close()
 
 
+def age_uses(database_url: str, seconds: int = 60) -> None:
+    """Move every recorded use of a refresh token ``seconds`` into the past: a replay then is
+    reuse, past ``REFRESH_REUSE_GRACE_S``, not the same client racing itself."""
+    engine = create_engine(database_url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                text(
+                    "UPDATE refresh_tokens SET used_at = used_at - make_interval(secs => :s) "
+                    "WHERE used_at IS NOT NULL"
+                ),
+                {"s": seconds},
+            )
+    finally:
+        engine.dispose()
+
+
 def token_service(settings: Settings) -> TokenService:
     assert settings.jwt_keys_file is not None
     return TokenService(

@@ -13,7 +13,7 @@ from sqlalchemy import create_engine, text
 from starlette.testclient import TestClient
 
 from app.config import Settings
-from tests.integration.conftest import PASSWORD, register_and_login
+from tests.integration.conftest import PASSWORD, age_uses, register_and_login
 from tests.server import running_server
 
 API = "/api/v1"
@@ -54,16 +54,6 @@ def sql(url: str, statement: str, **params: Any) -> list[Any]:
             return list(result) if result.returns_rows else []
     finally:
         engine.dispose()
-
-
-def age_uses(url: str, seconds: int = 60) -> None:
-    """Move every recorded use of a refresh token ``seconds`` into the past."""
-    sql(
-        url,
-        "UPDATE refresh_tokens SET used_at = used_at - make_interval(secs => :s) "
-        "WHERE used_at IS NOT NULL",
-        s=seconds,
-    )
 
 
 def test_rotation_returns_a_new_pair_and_the_old_refresh_token_then_fails(
