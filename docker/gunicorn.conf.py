@@ -93,9 +93,13 @@ def on_starting(server: Any) -> None:
 
 
 def when_ready(server: Any) -> None:
-    """Say where the API and its documentation are, from the sockets actually bound."""
-    for listener in server.LISTENERS:
-        address = str(listener)
+    """Say where the API and its documentation are: the sockets bound, or ``BIND``.
+
+    WHY: with REUSE_PORT the master binds nothing; each worker opens its own socket on BIND."""
+    addresses = [str(listener) for listener in server.LISTENERS]
+    if not any(address.startswith("http") for address in addresses):
+        addresses = [f"http://{address}" for address in bind if not address.startswith("unix:")]
+    for address in addresses:
         if not address.startswith("http"):
             continue
         api = f"{address.replace('0.0.0.0', '127.0.0.1')}/api/v1"  # noqa: S104

@@ -254,6 +254,10 @@ def build_app(
             position=MiddlewarePosition.BEFORE_EXCEPTION,
             base_path=base,
             checks=readiness_checks,
+            operation_ids={
+                kind: (spec.get("paths", {}).get(path, {}).get("get") or {}).get("operationId", "")
+                for kind, path in (("live", "/livez"), ("ready", "/readyz"))
+            },
         )
     # WHY: after routing (the operation's x-deadline), inside the exception middleware (the
     # 503 is rendered as a problem), around security, rate limits and the handler.

@@ -88,6 +88,9 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send_with_id)
         finally:
             operation = scope["extensions"].get("connexion_routing", {}).get("operation_id")
+            # WHY: read from the shared extensions, not the log context: the deadline runs the
+            # inner app in a task of its own, whose context bindings never come back out here.
+            user = caller_id(scope["extensions"])
             if status >= 400 or operation not in self.quiet or self._sampled():
                 access_log.info(
                     "request",
@@ -100,6 +103,7 @@ class RequestContextMiddleware:
                     duration_ms=round((time.perf_counter() - started) * 1000, 2),
                     bytes=sent_bytes,
                     client=(scope.get("client") or (None,))[0],
+                    **({"user_id": user} if user else {}),
                 )
             structlog.contextvars.clear_contextvars()
 

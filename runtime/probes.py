@@ -62,8 +62,10 @@ class ProbeMiddleware:
         checks: Mapping[str, Check | None],
         check_timeout_s: float = 1.0,
         drain: Drain = DRAIN,
+        operation_ids: Mapping[str, str] | None = None,
     ) -> None:
         self.app = app
+        self.operation_ids = dict(operation_ids or {})
         self.live_path = f"{base_path}/livez"
         self.ready_path = f"{base_path}/readyz"
         self.checks = dict(checks)
@@ -78,6 +80,13 @@ class ProbeMiddleware:
             await self.app(scope, receive, send)
             return
         path, method = scope.get("path"), scope.get("method")
+        if method in ("GET", "HEAD") and path in (self.live_path, self.ready_path):
+            # WHY: answered before Connexion routes, so name the operation as the router would:
+            # metrics and the access log label probes by their operationId, like the rest.
+            operation = self.operation_ids.get("live" if path == self.live_path else "ready")
+            if operation:
+                routing = scope.setdefault("extensions", {}).setdefault("connexion_routing", {})
+                routing["operation_id"] = operation
         if method in ("GET", "HEAD") and path == self.live_path:
             await self._respond(send, 200, _LIVE_BODY)
         elif method in ("GET", "HEAD") and path == self.ready_path:
