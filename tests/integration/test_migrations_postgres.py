@@ -123,6 +123,10 @@ def test_the_losses_of_a_downgrade_are_counted_and_nothing_changes(blank_postgre
             )
         )
     engine.dispose()
-    assert downgrade_losses(blank_postgres, "base") == ["projects: 1 rows"]
+    # Down to base the row goes, and before it the version column a later migration added.
+    assert downgrade_losses(blank_postgres, "base") == [
+        "projects.version: 1 values",
+        "projects: 1 rows",
+    ]
     assert current(blank_postgres) == [head]
     assert "projects" in schema(blank_postgres)

@@ -183,7 +183,9 @@ def test_public_operations_are_the_expected_few() -> None:
     """A public operation is a deliberate exception; adding one means updating this list."""
     public = sorted(op.id for op in operations() if op.security == [])
     assert public == sorted(
-        ["getLiveness", "getReadiness", "register", "createToken", "refreshToken", "getJwks"]
+        # getMetrics is public in the spec and guarded by METRICS_ALLOW / METRICS_TOKEN.
+        ["getLiveness", "getReadiness", "getMetrics"]
+        + ["register", "createToken", "refreshToken", "getJwks"]
     )
 
 
