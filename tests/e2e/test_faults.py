@@ -154,6 +154,7 @@ def _measure(
     fault_end: float,
     *,
     expect_unready: bool,
+    killed_at: float | None = None,
 ) -> Figures:
     during = load.between(fault_start, fault_end)
     counts = load.statuses(fault_start, fault_end)
@@ -182,18 +183,28 @@ def _measure(
         unknown=len(unknown),
     )
     TABLE.append(figures)
-    _assert_common(figures, load, during)
+    _assert_common(figures, load, during, killed_at)
     return figures
 
 
-def _assert_common(figures: Figures, load: Load, during: list[Outcome]) -> None:
+def _assert_common(
+    figures: Figures, load: Load, during: list[Outcome], killed_at: float | None = None
+) -> None:
     assert during, "no request was sent during the fault"
     bad = [o for o in load.outcomes if o.status is not None and o.status not in FAULT_STATUSES]
     assert not bad, bad[:5]
     no_retry_after = [o for o in load.outcomes if o.status == 503 and not o.retry_after]
     assert not no_retry_after, no_retry_after[:5]
     assert figures.worst_s <= LATENCY_BOUND_S, figures
-    assert {p.status for p in load.live} == {200}, [p for p in load.live if p.status != 200][:5]
+    # WHY: with SO_REUSEPORT a probe can sit in the killed worker's own accept queue; like an
+    # API request in flight there it is reset. One such probe, sent before the kill settled.
+    live = [
+        p
+        for p in load.live
+        if not (killed_at is not None and p.status is None and p.started < killed_at + 1)
+    ]
+    assert len(load.live) - len(live) <= 1, load.live
+    assert {p.status for p in live} == {200}, [p for p in live if p.status != 200][:5]
     # WHY: generous; the aim (<= 50 ms p99) is reported in the table, not asserted.
     assert figures.live_p99_s < 1.0, figures
     assert figures.lost == 0, figures
@@ -353,7 +364,15 @@ def test_a_worker_killed_under_load(
     load, fault_start, _ = _under_load(
         service, lambda: os.kill(_worker_pids(server)[0], signal.SIGKILL), lambda _: None, 0
     )
-    _measure("worker SIGKILLed", load, postgres, fault_start, fault_start + 2, expect_unready=False)
+    _measure(
+        "worker SIGKILLed",
+        load,
+        postgres,
+        fault_start,
+        fault_start + 2,
+        expect_unready=False,
+        killed_at=fault_start,
+    )
     failed = [o for o in load.outcomes if o.status is None]
     # WHY: only the requests in flight on the killed worker can fail, one per client at most.
     assert len(failed) <= load.clients, failed
