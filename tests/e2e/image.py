@@ -94,7 +94,9 @@ def secure_run_args(key_ring: Path, env: Mapping[str, str]) -> list[str]:
         "--tmpfs",
         "/tmp:rw,size=16m,mode=1777",
         "--tmpfs",
-        "/run/metrics:rw,size=16m,mode=1777",
+        # WHY: podman ignores mode= here and mounts it root-owned 0755; `U` chowns it to the
+        # container's user, who writes the multiprocess metrics files (even for a migration).
+        "/run/metrics:rw,size=16m,U",
         "--volume",
         f"{key_ring}:/run/secrets/jwt-keys.json:ro",
         "--env",
