@@ -12,6 +12,15 @@ from runtime.tracing import current_trace_id
 
 PROBLEM_JSON = "application/problem+json"
 TYPE_BASE = "https://problems.contract-first.dev/"
+# WHY: the spec bounds every field of a problem (OWASP API4), and texts can quote what the
+# client sent (a path, a value); a problem never grows with its request.
+MAX_TEXT = 1024
+MAX_INSTANCE = 2048
+MAX_FIELD_ERRORS = 100
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,7 +31,7 @@ class FieldError:
     detail: str
 
     def as_dict(self) -> dict[str, str]:
-        return {"pointer": self.pointer, "detail": self.detail}
+        return {"pointer": _cut(self.pointer, MAX_TEXT), "detail": _cut(self.detail, MAX_TEXT)}
 
 
 class Problem(Exception):
@@ -64,16 +73,16 @@ class Problem(Exception):
     ) -> dict[str, Any]:
         body: dict[str, Any] = {"type": self.type, "title": self.title, "status": self.status}
         if self.detail:
-            body["detail"] = self.detail
+            body["detail"] = _cut(self.detail, MAX_TEXT)
         if instance:
-            body["instance"] = instance
+            body["instance"] = _cut(instance, MAX_INSTANCE)
         if request_id:
             body["request_id"] = request_id
         trace_id = current_trace_id()
         if trace_id:
             body["trace_id"] = trace_id
         if self.errors:
-            body["errors"] = [e.as_dict() for e in self.errors]
+            body["errors"] = [e.as_dict() for e in self.errors[:MAX_FIELD_ERRORS]]
         return body
 
     def to_json(self, *, instance: str | None = None, request_id: str | None = None) -> bytes:
@@ -89,6 +98,8 @@ class ValidationProblem(Problem):
         if detail is None:
             count = len(errors)
             detail = f"{count} invalid field{'s' if count != 1 else ''}; see errors."
+            if count > MAX_FIELD_ERRORS:
+                detail = f"{count} invalid fields; the first {MAX_FIELD_ERRORS} are in errors."
         super().__init__(detail, errors=errors)
 
 

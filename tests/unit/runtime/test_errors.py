@@ -105,3 +105,30 @@ def test_service_unavailable_keeps_its_detail_and_defaults_to_five_seconds() -> 
     problem = ServiceUnavailable("Down for maintenance.")
     assert problem.headers == {"Retry-After": "5"}
     assert problem.to_dict()["detail"] == "Down for maintenance."
+
+
+def test_a_problem_stays_within_the_bounds_the_spec_declares() -> None:
+    errors = [FieldError("#/" + "p" * 5000, "x" * 5000) for _ in range(150)]
+    problem = ValidationProblem("d" * 5000, errors=errors)
+    body = orjson.loads(problem.to_json(instance="/" + "i" * 5000))
+    assert len(body["detail"]) == 1024 and body["detail"].endswith("\u2026")
+    assert len(body["instance"]) == 2048
+    assert len(body["errors"]) == 100
+    assert {len(e["pointer"]) for e in body["errors"]} == {1024}
+    assert {len(e["detail"]) for e in body["errors"]} == {1024}
+
+
+def test_the_validation_detail_counts_every_field_even_past_the_listed_hundred() -> None:
+    problem = ValidationProblem(errors=[FieldError(f"#/f{i}", "is unknown") for i in range(150)])
+    body = orjson.loads(problem.to_json())
+    assert body["detail"] == "150 invalid fields; the first 100 are in errors."
+    assert len(body["errors"]) == 100
+    assert body["errors"][-1]["pointer"] == "#/f99"
+
+
+def test_texts_within_the_bounds_are_kept_whole() -> None:
+    problem = ValidationProblem("d" * 1024, errors=[FieldError("#/a", "y" * 1024)])
+    body = orjson.loads(problem.to_json(instance="/" + "i" * 2047))
+    assert body["detail"] == "d" * 1024
+    assert body["errors"][0]["detail"] == "y" * 1024
+    assert len(body["instance"]) == 2048
