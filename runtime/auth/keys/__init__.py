@@ -27,6 +27,9 @@ CURVE = "P-256"
 # WHY: a token signed just before a rotation may be verified a little after its exp (the
 # verifier's clock leeway) and by a worker that reloads the ring up to a second late.
 ROTATION_LEEWAY_S = 60
+# WHY: the spec bounds the published key set (maxItems 16 in Jwks): the active key, the next
+# one and at most this many retiring ones. Rotating faster than tokens expire only grows it.
+MAX_RETIRING = 14
 
 log = get_logger("runtime.auth.keys")
 
@@ -55,6 +58,11 @@ class KeyRing:
     _public_keys: Mapping[str, ECKey] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        if len(self.retiring) > MAX_RETIRING:
+            raise KeyRingError(
+                f"Key ring {self.path} would have {len(self.retiring)} retiring keys, more than "
+                f"{MAX_RETIRING}: wait until the oldest has retired before rotating again."
+            )
         public = MappingProxyType({kid: _public(key) for kid, key in self.keys.items()})
         # WHY: a ring built in code skips load()'s checks; a key that cannot verify ES256 is
         # refused here as a KeyRingError, which a reload logs while keeping the last good ring.

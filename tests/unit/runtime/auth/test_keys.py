@@ -9,7 +9,7 @@ import pytest
 from joserfc.jwk import ECKey
 
 from runtime.auth import KeyRing, KeyRingError, KeyRingSource
-from runtime.auth.keys import new_signing_key
+from runtime.auth.keys import MAX_RETIRING, new_signing_key
 from tests.unit.runtime.auth.conftest import NOW, FakeClock
 
 
@@ -204,3 +204,19 @@ def test_the_source_keeps_the_last_good_ring_when_the_file_breaks(ring_path: Pat
 def test_the_source_fails_loudly_when_the_first_load_fails(tmp_path: Path) -> None:
     with pytest.raises(KeyRingError, match="does not exist"):
         KeyRingSource(tmp_path / "absent.json").current()
+
+
+def test_rotating_faster_than_tokens_expire_stops_before_the_published_set_outgrows_the_spec(
+    ring_path: Path,
+) -> None:
+    for step in range(MAX_RETIRING):
+        KeyRing.rotate(ring_path, access_token_ttl_s=900, now=NOW + step)
+    full = KeyRing.load(ring_path)
+    assert len(full.public_jwks(NOW + MAX_RETIRING)["keys"]) == MAX_RETIRING + 2
+    before = ring_path.read_bytes()
+    with pytest.raises(KeyRingError, match="wait until the oldest has retired"):
+        KeyRing.rotate(ring_path, access_token_ttl_s=900, now=NOW + MAX_RETIRING)
+    assert ring_path.read_bytes() == before
+    # Once the oldest retiring key has expired, rotation works again.
+    later = KeyRing.rotate(ring_path, access_token_ttl_s=900, now=NOW + 900 + 61)
+    assert len(later.retiring) <= MAX_RETIRING
