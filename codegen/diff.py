@@ -235,6 +235,29 @@ class _Pair:
 
 _NARROWER_IF_GREATER = ("minLength", "minimum", "minItems", "minProperties")
 _NARROWER_IF_SMALLER = ("maxLength", "maximum", "maxItems", "maxProperties")
+# The integers each format admits. A format whose range holds the schema's own bounds admits
+# every value the schema did, so declaring it changes nothing a client can send or see.
+_INTEGER_FORMATS = {"int32": (-(2**31), 2**31 - 1), "int64": (-(2**63), 2**63 - 1)}
+# WHY 36: JSON Schema's `uuid` format is the hyphenated form only, so no uuid is longer.
+_UUID_LENGTH = 36
+
+
+def _implied_format(schema: Mapping[str, Any]) -> bool:
+    """Whether the schema's bounds already keep its values inside its integer format."""
+    span = _INTEGER_FORMATS.get(schema.get("format"))  # type: ignore[arg-type]
+    low, high = schema.get("minimum"), schema.get("maximum")
+    if span is None or not isinstance(low, int) or not isinstance(high, int):
+        return False
+    return span[0] <= low and high <= span[1]
+
+
+def _implied_bound(before: Mapping[str, Any], after: Mapping[str, Any], key: str) -> bool:
+    """Whether a new ``maxLength`` only states what the uuid format already implied."""
+    return (
+        key == "maxLength"
+        and before.get("format") == after.get("format") == "uuid"
+        and after[key] >= _UUID_LENGTH
+    )
 
 
 def _schema(
@@ -251,8 +274,12 @@ def _schema(
         yield Change(where, f"type changed from {before['type']} to {after['type']}", True)
         return
     if before.get("format") != after.get("format") and after.get("format"):
+        implied = before.get("format") is None and _implied_format(after)
         yield Change(
-            where, f"format changed from {before.get('format')} to {after['format']}", True
+            where,
+            f"format changed from {before.get('format')} to {after['format']}"
+            + ("; the bounds already kept the values inside it" if implied else ""),
+            not implied,
         )
     if request:
         for key in _NARROWER_IF_GREATER:
@@ -260,7 +287,13 @@ def _schema(
                 yield Change(where, f"{key} narrowed to {after[key]}", True)
         for key in _NARROWER_IF_SMALLER:
             if key in after and (key not in before or after[key] < before[key]):
-                yield Change(where, f"{key} narrowed to {after[key]}", True)
+                implied = _implied_bound(before, after, key)
+                yield Change(
+                    where,
+                    f"{key} narrowed to {after[key]}"
+                    + ("; the format already implied it" if implied else ""),
+                    not implied,
+                )
         if after.get("pattern") and after.get("pattern") != before.get("pattern"):
             yield Change(where, "pattern added or changed", True)
         if before.get("nullable") and not after.get("nullable"):

@@ -415,6 +415,67 @@ def test_a_format_added_or_changed_is_breaking_and_removed_is_not() -> None:
     ]
 
 
+def test_an_integer_format_the_bounds_already_kept_is_not_breaking() -> None:
+    def bounded(doc: dict[str, Any]) -> None:
+        item_in(doc)["properties"]["size"].update(minimum=0, maximum=100)
+
+    def int32(doc: dict[str, Any]) -> None:
+        bounded(doc)
+        item_in(doc)["properties"]["size"]["format"] = "int32"
+
+    old, new = spec(), spec()
+    bounded(old)
+    int32(new)
+    message = "format changed from None to int32; the bounds already kept the values inside it"
+    assert [(c.where, c.message, c.breaking) for c in compare(old, new)] == in_body(
+        f"{BODY}.size", message, False
+    )
+
+
+@pytest.mark.parametrize(
+    ("bounds", "fmt"),
+    [({"minimum": 0}, "int32"), ({"minimum": 0, "maximum": 2**31}, "int32"), ({}, "int64")],
+)
+def test_an_integer_format_that_cuts_the_values_is_breaking(
+    bounds: dict[str, int], fmt: str
+) -> None:
+    def add(doc: dict[str, Any]) -> None:
+        item_in(doc)["properties"]["size"].update(bounds)
+
+    def narrow(doc: dict[str, Any]) -> None:
+        add(doc)
+        item_in(doc)["properties"]["size"]["format"] = fmt
+
+    old, new = spec(), spec()
+    add(old)
+    narrow(new)
+    assert [(c.where, c.message, c.breaking) for c in compare(old, new)] == in_body(
+        f"{BODY}.size", f"format changed from None to {fmt}"
+    )
+
+
+@pytest.mark.parametrize(("length", "breaking"), [(36, False), (64, False), (35, True)])
+def test_a_max_length_on_a_uuid_is_breaking_only_below_a_uuids_length(
+    length: int, breaking: bool
+) -> None:
+    def uuid(doc: dict[str, Any]) -> None:
+        doc["paths"]["/items/{id}"]["parameters"][0]["schema"]["format"] = "uuid"
+
+    def bounded(doc: dict[str, Any]) -> None:
+        uuid(doc)
+        doc["paths"]["/items/{id}"]["parameters"][0]["schema"]["maxLength"] = length
+
+    old, new = spec(), spec()
+    uuid(old)
+    bounded(new)
+    note = "" if breaking else "; the format already implied it"
+    changes = [(c.where, c.message, c.breaking) for c in compare(old, new)]
+    assert changes == [
+        (f"{where} path parameter 'id'", f"maxLength narrowed to {length}{note}", breaking)
+        for where in (GET, PUT)
+    ]
+
+
 @pytest.mark.parametrize(
     ("key", "before", "narrower", "wider"),
     [
