@@ -42,6 +42,30 @@ def test_the_default_setup_serves_on_sqlite_without_any_configuration(tmp_path: 
         assert f"Swagger UI at {server.api}/ui/" in server.log()
 
 
+def test_a_reused_refresh_token_ends_the_login_on_sqlite_too(tmp_path: Path) -> None:
+    env = {"ENVIRONMENT": "development", "REFRESH_REUSE_GRACE_S": "0"}
+    with running_server(env, tmp_path / "server.log") as server:
+        email = f"e2e-{uuid.uuid4().hex[:8]}@example.com"
+        credentials = {"email": email, "password": PASSWORD}
+        assert httpx.post(f"{server.api}/auth/register", json=credentials, timeout=10).is_success
+        first = httpx.post(f"{server.api}/auth/token", json=credentials, timeout=10).json()
+        refresh = f"{server.api}/auth/refresh"
+        second = httpx.post(refresh, json={"refresh_token": first["refresh_token"]}, timeout=10)
+        assert second.status_code == 200, second.text
+        reused = httpx.post(refresh, json={"refresh_token": first["refresh_token"]}, timeout=10)
+        assert reused.status_code == 401, reused.text
+        # The reuse revoked the whole login: the legitimate newer token is refused as well.
+        newer = second.json()["refresh_token"]
+        after = httpx.post(refresh, json={"refresh_token": newer}, timeout=10)
+        assert after.status_code == 401, after.text
+        me = httpx.get(
+            f"{server.api}/users/me",
+            headers={"Authorization": f"Bearer {second.json()['access_token']}"},
+            timeout=10,
+        )
+        assert me.status_code == 401
+
+
 def test_a_project_and_task_flow_on_postgres_and_redis(
     tmp_path: Path, clean_postgres: str, clean_redis: str
 ) -> None:
