@@ -1,6 +1,6 @@
-"""Developer sessions: `nox -s tests`, `nox -s contract`, `nox -s lint`, `nox -s codegen`
-(and, not by default, `security`, `bench`, `corpus`, `mutation`, `breaking`, and `release`,
-which builds the release artefacts with an SBOM)."""
+"""Developer sessions: `nox -s tests`, `nox -s contract`, `nox -s lint`, `nox -s codegen`,
+`nox -s spectral` (and, not by default, `security`, `bench`, `corpus`, `mutation`,
+`breaking`, and `release`, which builds the release artefacts with an SBOM)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import shutil
 import nox
 
 nox.options.default_venv_backend = "venv"
-nox.options.sessions = ["lint", "codegen", "tests"]
+nox.options.sessions = ["lint", "codegen", "spectral", "tests"]
 nox.needs_version = ">=2024.10"
 
 
@@ -57,6 +57,12 @@ def codegen(session: nox.Session) -> None:
     """Fail when anything generated from openapi.yaml is stale."""
     install(session)
     session.run("python", "-m", "codegen", "--check", *session.posargs)
+
+
+@nox.session
+def spectral(session: nox.Session) -> None:
+    """Spectral with the OpenAPI and OWASP API rulesets (.spectral.yaml): fails on any error."""
+    session.run("scripts/spectral/lint", *session.posargs, external=True)
 
 
 @nox.session(default=False)
