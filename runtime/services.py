@@ -22,8 +22,14 @@ def install_services(app: flask.Flask, factories: Mapping[type[Any], Callable[[]
 
 def service(kind: type[T]) -> T:
     """A ``kind`` built by the current app's factory."""
-    factories: Mapping[type[Any], Callable[[], object]] = flask.current_app.extensions[_KEY]
-    made = factories[kind]()
+    factories: Mapping[type[Any], Callable[[], object]] = flask.current_app.extensions.get(_KEY, {})
+    factory = factories.get(kind)
+    if factory is None:
+        raise LookupError(
+            f"This app has no factory for {kind.__name__}; install it with "
+            "runtime.install_services in the app factory."
+        )
+    made = factory()
     if not isinstance(made, kind):
         raise TypeError(f"The factory of {kind.__name__} built a {type(made).__name__}.")
     return made
