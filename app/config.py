@@ -8,7 +8,7 @@ from typing import Annotated
 from pydantic import Field
 from pydantic_settings import NoDecode
 
-from runtime.settings import RuntimeSettings
+from runtime import RuntimeSettings
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SQLITE_PATH = ROOT / "var" / "app.db"

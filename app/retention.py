@@ -192,7 +192,7 @@ def run(
 
 def main(argv: list[str]) -> int:
     from app.config import load_settings
-    from runtime.logging import configure_logging
+    from runtime import configure_logging
 
     parser = argparse.ArgumentParser(prog="python -m app.retention", description=__doc__)
     parser.add_argument("--dry-run", action="store_true", help="count, change nothing")

@@ -151,7 +151,7 @@ def compare_observability(args: Any, metrics_on: AsgiDriver, token: str, ids: li
 
     import app as reference_app
     from app.config import load_settings
-    from app.extensions import db
+    from app.wiring import extensions
     from runtime.tracing import configure_tracing, shutdown_tracing
 
     settings = load_settings().model_copy(update={"metrics_enabled": False})
@@ -165,7 +165,7 @@ def compare_observability(args: Any, metrics_on: AsgiDriver, token: str, ids: li
             for name, driver in (("metrics on", metrics_on), ("metrics off", metrics_off)):
                 cpu, _ = measure(driver, make, args.block)
                 totals[name] += cpu if round_ else 0.0  # WHY: round 0 warms up
-            configure_tracing(engine=db.engine, exporter=exporter)
+            configure_tracing(engine=extensions(metrics_on.app.app).db.engine, exporter=exporter)
             cpu, _ = measure(metrics_on, make, args.block)
             shutdown_tracing()
             exporter.clear()

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from codegen import policies
-from codegen.errors import Issue, pointer
+from codegen.errors import pointer
 from codegen.spec import (
     JSON_CONTENT,
     PROBLEM_CONTENT,
@@ -357,7 +357,3 @@ _CHECKS: tuple[Check, ...] = (
     _documented_limit,
     _write_safety,
 )
-
-
-def as_issues(findings: list[Finding]) -> list[Issue]:
-    return [Issue(f.pointer, f"[{f.rule}] {f.message} (fix: {_FIX[f.rule]})") for f in findings]

@@ -7,6 +7,7 @@ import textwrap
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
+from urllib.parse import urlsplit
 
 from codegen.components import render_components
 from codegen.errors import Issue, SpecError, pointer
@@ -144,6 +145,12 @@ def _operations(api: Api, spec: Mapping[str, Any], package: str, spec_name: str)
         for op in api.operations
     )
     policies = "\n".join(f"    {op.operation_id!r}: {_policy(op, spec)}," for op in api.operations)
+    routes = "\n".join(
+        f"    {op.operation_id!r}: ({op.method!r}, {op.path!r})," for op in api.operations
+    )
+    allowed = "\n".join(
+        f"    {path!r}: {methods!r}," for path, methods in _methods_by_path(api).items()
+    )
     return _lines(
         [
             f'"""Handler of each operationId of {spec_name}, for the runtime\'s resolver.',
@@ -158,8 +165,21 @@ def _operations(api: Api, spec: Mapping[str, Any], package: str, spec_name: str)
             "# The spec this registry was generated from; start-up refuses any other.",
             f'SPEC_SHA256: Final = "{api.spec_sha256}"',
             "",
+            "# The path of the first server URL, before every route.",
+            f"BASE_PATH: Final = {_base_path(spec)!r}",
+            "",
             "OPERATIONS: Final[Mapping[str, str]] = {",
             entries,
+            "}",
+            "",
+            "# operationId -> (method, path template below BASE_PATH).",
+            "ROUTES: Final[Mapping[str, tuple[str, str]]] = {",
+            routes,
+            "}",
+            "",
+            "# Path template -> its methods, HEAD wherever GET is: a 405's Allow, and CORS.",
+            "METHODS_BY_PATH: Final[Mapping[str, tuple[str, ...]]] = {",
+            allowed,
             "}",
             "",
             "",
@@ -189,6 +209,22 @@ def _operations(api: Api, spec: Mapping[str, Any], package: str, spec_name: str)
             "}",
         ]
     )
+
+
+def _base_path(spec: Mapping[str, Any]) -> str:
+    servers = spec.get("servers") or [{"url": ""}]
+    return urlsplit(str(servers[0].get("url", ""))).path.rstrip("/")
+
+
+def _methods_by_path(api: Api) -> dict[str, tuple[str, ...]]:
+    methods: dict[str, set[str]] = {}
+    for op in api.operations:
+        methods.setdefault(op.path, set()).add(op.method)
+    for found in methods.values():
+        # WHY: Flask and Starlette answer HEAD wherever GET is, documented or not.
+        if "GET" in found:
+            found.add("HEAD")
+    return {path: tuple(sorted(found)) for path, found in sorted(methods.items())}
 
 
 def _policy(op: Operation, document: Mapping[str, Any]) -> str:

@@ -72,7 +72,7 @@ def on_starting(server: Any) -> None:
     migrations (in development and when AUTO_MIGRATE asks)."""
     configure_logging(level=_settings.log_level, json=_settings.log_json)
     from app import verify_registry
-    from runtime.routing import RegistryError
+    from runtime import RegistryError
 
     try:
         verify_registry(_settings)

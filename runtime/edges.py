@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -44,7 +44,6 @@ CORS_EXPOSE_HEADERS = (
     "Retry-After",
     "X-Request-ID",
 )
-_HTTP_METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
 _DEFAULT_CORS_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
 _MAX_DOCS_PAGE_BYTES = 1024 * 1024
 _INLINE_SCRIPT = re.compile(rb"<script(?![^>]*\ssrc\s*=)[^>]*>(.*?)</script\s*>", re.S | re.I)
@@ -337,29 +336,13 @@ def _allowed_origin(origin: str) -> str:
     return origin
 
 
-def spec_methods(spec: Mapping[str, Any]) -> list[str]:
-    """The HTTP methods the spec's paths use, upper-case; HEAD goes with GET."""
-    found = {
-        method.upper()
-        for item in (spec.get("paths") or {}).values()
-        if isinstance(item, Mapping)
-        for method in _HTTP_METHODS
-        if method in item
-    }
-    if "GET" in found:
-        found.add("HEAD")
-    return sorted(found)
-
-
-def cors_options(
-    origins: Sequence[str], *, spec: Mapping[str, Any] | None = None
-) -> dict[str, Any]:
+def cors_options(origins: Sequence[str], *, methods: Sequence[str] | None = None) -> dict[str, Any]:
     """Keyword arguments for Starlette's ``CORSMiddleware``: the configured origins only.
 
     Credentials are off: the API authenticates with bearer tokens, never cookies."""
     return {
         "allow_origins": [_allowed_origin(origin) for origin in origins],
-        "allow_methods": spec_methods(spec) if spec is not None else list(_DEFAULT_CORS_METHODS),
+        "allow_methods": list(methods if methods is not None else _DEFAULT_CORS_METHODS),
         "allow_headers": list(CORS_ALLOW_HEADERS),
         "allow_credentials": False,
         "expose_headers": list(CORS_EXPOSE_HEADERS),

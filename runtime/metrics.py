@@ -6,7 +6,6 @@ them; without that directory (tests, a single process) the default registry is u
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import ipaddress
 import os
@@ -103,14 +102,13 @@ def multiprocess_dir() -> str | None:
     return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
 
 
-def record_build_info(spec_path: Path, package: str = "contract-first-flask") -> None:
+def record_build_info(spec_sha256: str, package: str = "contract-first-flask") -> None:
     try:
         version = metadata.version(package)
     except metadata.PackageNotFoundError:
         version = "unknown"
-    spec_sha256 = hashlib.sha256(spec_path.read_bytes()).hexdigest()[:12]
     commit = os.environ.get("BUILD_COMMIT", "unknown")
-    BUILD_INFO.labels(version=version, commit=commit, spec_sha256=spec_sha256).set(1)
+    BUILD_INFO.labels(version=version, commit=commit, spec_sha256=spec_sha256[:12]).set(1)
 
 
 class _GunicornProcesses(Collector):
@@ -383,10 +381,10 @@ async def _send(
 
 
 def install_metrics(
-    app: connexion.FlaskApp, settings: RuntimeSettings, *, spec_path: Path, path: str
+    app: connexion.FlaskApp, settings: RuntimeSettings, *, spec_sha256: str, path: str
 ) -> None:
     """``/metrics`` first, then the traffic metrics, both outside the exception middleware."""
-    record_build_info(spec_path)
+    record_build_info(spec_sha256)
     outside = MiddlewarePosition.BEFORE_EXCEPTION
     access = {"allow": settings.metrics_allow, "token": settings.metrics_token}
     app.add_middleware(MetricsEndpointMiddleware, position=outside, path=path, **access)

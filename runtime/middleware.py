@@ -15,7 +15,6 @@ from runtime.errors import MalformedRequest
 from runtime.logging import get_logger
 from runtime.tracing import caller_id
 
-REQUEST_ID_HEADER = "x-request-id"
 _WELL_FORMED_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
 _CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f]")
 

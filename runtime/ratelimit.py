@@ -1,6 +1,7 @@
 """Per-caller, per-operation rate limits declared in the spec by ``x-rate-limit``.
 
-An operation opts in with::
+Codegen checks the extension and emits it in the generated ``POLICIES`` table, which is what
+this module reads. An operation opts in with::
 
     x-rate-limit:
       limit: "10/minute"      # limits' notation; several with ";" ("10/minute;100/hour")
@@ -29,7 +30,7 @@ from urllib.parse import parse_qs
 import orjson
 import redis.asyncio
 import redis.exceptions
-from limits import RateLimitItem, parse_many
+from limits import RateLimitItem, parse
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
 from limits.errors import StorageError
@@ -44,16 +45,8 @@ from runtime.logging import get_logger
 from runtime.metrics import RATE_LIMITED
 from runtime.redis_client import keepalive_options
 
-__all__ = [
-    "EXTENSION",
-    "Policy",
-    "RateLimitMiddleware",
-    "RateLimitPolicyError",
-    "policies_from_spec",
-]
+__all__ = ["Policy", "RateLimitMiddleware", "rate_limit_policies"]
 
-EXTENSION = "x-rate-limit"
-HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 KeyKind = Literal["ip", "caller", "body"]
 
 # WHY: the body is read before the app only to find the key field; a bound keeps a large
@@ -63,10 +56,6 @@ STORAGE_TIMEOUT_S = 0.25
 STORAGE_COOL_DOWN_S = 2.0
 
 log = get_logger("runtime.ratelimit")
-
-
-class RateLimitPolicyError(ValueError):
-    """An ``x-rate-limit`` extension the runtime cannot enforce; the message names where."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,87 +73,29 @@ class Policy:
         return ", ".join(f"{item.amount};w={item.get_expiry()}" for item in self.limits)
 
 
-def parse_policy(value: Any, *, where: str) -> Policy:
-    """One ``x-rate-limit`` value as a policy; ``where`` names it in error messages."""
-    if not isinstance(value, Mapping):
-        raise RateLimitPolicyError(
-            f"{where}: {EXTENSION} must be a mapping with 'limit' (and optionally 'key', "
-            f"'fail') or false, not {value!r}."
-        )
-    unknown = set(value) - {"limit", "key", "fail"}
-    if unknown:
-        raise RateLimitPolicyError(
-            f"{where}: {EXTENSION} has unknown field(s) {', '.join(sorted(map(str, unknown)))}; "
-            "expected 'limit', 'key', 'fail'."
-        )
-    limit = value.get("limit")
-    try:
-        items = tuple(parse_many(limit)) if isinstance(limit, str) else ()
-    except ValueError:
-        items = ()
-    if not items or any(item.amount < 1 for item in items):
-        raise RateLimitPolicyError(
-            f"{where}: {EXTENSION}.limit {limit!r} is not a rate limit; write e.g. "
-            '"10/minute" or "5/second;100/hour" (the limits library notation).'
-        )
-    key = value.get("key", "ip")
-    field: str | None = None
-    if isinstance(key, str) and key.startswith("body:") and key[5:].strip():
-        kind: KeyKind = "body"
-        field = key[5:].strip()
-    elif key in ("ip", "caller"):
-        kind = cast(KeyKind, key)
-    else:
-        raise RateLimitPolicyError(
-            f"{where}: {EXTENSION}.key {key!r} is not one of 'ip', 'caller', 'body:<field>'."
-        )
-    fail = value.get("fail", "open")
-    if fail not in ("open", "closed"):
-        raise RateLimitPolicyError(f"{where}: {EXTENSION}.fail {fail!r} is not 'open' or 'closed'.")
-    return Policy(limits=items, key=kind, body_field=field, fail_open=fail == "open")
-
-
-def parse_policies(value: Any, *, where: str) -> tuple[Policy, ...]:
-    """An ``x-rate-limit`` value: one policy, or a list of them that must all allow a request
-    (e.g. per account and per client address on a login)."""
-    if isinstance(value, list):
-        if not value:
-            raise RateLimitPolicyError(f"{where}: {EXTENSION} is an empty list.")
-        return tuple(
-            parse_policy(v, where=f"{where} {EXTENSION}[{i}]") for i, v in enumerate(value)
-        )
-    return (parse_policy(value, where=where),)
-
-
-def policies_from_spec(
-    spec: Mapping[str, Any], *, default: Mapping[str, Any] | None = None
+def rate_limit_policies(
+    policies: Mapping[str, Mapping[str, Any]],
 ) -> dict[str, tuple[Policy, ...]]:
-    """The policies of every rate-limited operation, by operationId.
+    """The rate limits of the generated ``POLICIES`` table, by operationId.
 
-    ``default`` (from settings) replaces the document-level ``x-rate-limit``; an operation's own
-    extension wins over both, and ``x-rate-limit: false`` exempts it."""
-    base_value = default if default is not None else spec.get(EXTENSION)
-    base = None if base_value in (None, False) else parse_policies(base_value, where="document")
-    policies: dict[str, tuple[Policy, ...]] = {}
-    for path, item in (spec.get("paths") or {}).items():
-        for method in HTTP_METHODS:
-            operation = item.get(method) if isinstance(item, Mapping) else None
-            if not isinstance(operation, Mapping):
-                continue
-            operation_id = operation.get("operationId")
-            where = f"operation {operation_id!r}" if operation_id else f"{method.upper()} {path}"
-            own = operation.get(EXTENSION)
-            if own is False:
-                continue
-            policy = base if own is None else parse_policies(own, where=where)
-            if policy is None:
-                continue
-            if not operation_id:
-                raise RateLimitPolicyError(
-                    f"{where}: a rate-limited operation needs an operationId to key its limit."
-                )
-            policies[str(operation_id)] = policy
-    return policies
+    WHY: codegen owns the ``x-rate-limit`` grammar, checks it and resolves the document-level
+    default and ``false``; here its already-valid output only becomes counters."""
+    return {
+        operation_id: tuple(_policy(limit) for limit in policy["rate_limits"])
+        for operation_id, policy in policies.items()
+        if policy.get("rate_limits")
+    }
+
+
+def _policy(generated: Mapping[str, Any]) -> Policy:
+    key = str(generated["key"])
+    field = key.removeprefix("body:").strip() if key.startswith("body:") else None
+    return Policy(
+        limits=tuple(parse(limit) for limit in generated["limits"]),
+        key="body" if field else cast(KeyKind, key),
+        body_field=field,
+        fail_open=generated["fail"] == "open",
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,45 +1,80 @@
-"""Maps each ``operationId`` to its generated adapter; the spec carries no Python paths."""
+"""The generated operation registry: the runtime's one source of facts about operations.
+
+``python -m codegen`` writes it (``app/modules/operations.py``) from the spec; the runtime
+reads the routes, methods, policies and adapters from it and never parses the spec itself."""
 
 from __future__ import annotations
 
 import hashlib
 import importlib
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
-import yaml
 from connexion.exceptions import ResolverError
 from connexion.resolver import Resolver
-
-HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 
 
 class RegistryError(Exception):
     """The generated registry does not serve the spec: start-up must fail, not every request."""
 
 
-def check_registry(spec_path: Path, operations: Mapping[str, str], spec_sha256: str) -> None:
+@dataclass(frozen=True)
+class Registry:
+    """What the generator knows of every operation, as the runtime consumes it."""
+
+    spec_sha256: str
+    base_path: str  # e.g. "/api/v1"
+    operations: Mapping[str, str]  # operationId -> "module:function"
+    routes: Mapping[str, tuple[str, str]]  # operationId -> (METHOD, template below base_path)
+    methods_by_path: Mapping[str, tuple[str, ...]]  # template -> methods, HEAD with GET
+    policies: Mapping[str, Mapping[str, Any]]  # operationId -> the generated OperationPolicy
+
+    @classmethod
+    def from_module(cls, module: ModuleType) -> Registry:
+        """The registry a generated ``operations`` module holds."""
+        return cls(
+            spec_sha256=module.SPEC_SHA256,
+            base_path=module.BASE_PATH,
+            operations=module.OPERATIONS,
+            routes=module.ROUTES,
+            methods_by_path=module.METHODS_BY_PATH,
+            policies=module.POLICIES,
+        )
+
+    def route_templates(self) -> dict[str, str]:
+        """operationId -> its full route template (``/api/v1/projects/{project_id}``)."""
+        return {op: self.base_path + path for op, (_, path) in self.routes.items()}
+
+    def methods(self) -> list[str]:
+        """Every method some path answers, for CORS."""
+        return sorted({m for methods in self.methods_by_path.values() for m in methods})
+
+    def operation_at(self, method: str, path: str) -> str | None:
+        """The operationId of ``METHOD path`` (a template below the base path), if any."""
+        return next((op for op, route in self.routes.items() if route == (method, path)), None)
+
+
+def check_registry(spec_path: Path, registry: Registry) -> None:
     """Refuse a registry generated from another spec, or one that misses an adapter.
 
     WHY: Connexion resolves handlers lazily, when its middleware stack is first built; a bad
     registry would then answer every request, probes included, with a plain-text 500."""
-    raw = spec_path.read_bytes()
-    actual = hashlib.sha256(raw).hexdigest()
-    if actual != spec_sha256:
+    actual = hashlib.sha256(spec_path.read_bytes()).hexdigest()
+    if actual != registry.spec_sha256:
         raise RegistryError(
             f"The generated registry was made from another {spec_path.name} (sha256 "
-            f"{spec_sha256[:12]}, the file is {actual[:12]}); run `python -m codegen`."
+            f"{registry.spec_sha256[:12]}, the file is {actual[:12]}); run `python -m codegen`."
         )
-    spec = yaml.safe_load(raw)
-    for template, item in (spec.get("paths") or {}).items():
-        for method in HTTP_METHODS:
-            operation_id = (item.get(method) or {}).get("operationId")
-            if method in item and operation_id not in operations:
-                raise RegistryError(
-                    f"{method.upper()} {template} ({operation_id or 'no operationId'}) has no "
-                    "adapter in the generated registry; run `python -m codegen`."
-                )
+    operations = registry.operations
+    for operation_id, (method, template) in registry.routes.items():
+        if operation_id not in operations:
+            raise RegistryError(
+                f"{method} {template} ({operation_id}) has no adapter in the generated "
+                "registry; run `python -m codegen`."
+            )
     for operation_id in operations:
         try:
             _import(operations[operation_id])

@@ -8,7 +8,7 @@ its connections do not survive a fork."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import structlog
@@ -178,18 +178,3 @@ def caller_id(extensions: Mapping[str, Any]) -> str | None:
     token_info = extensions.get("connexion_context", {}).get("token_info")
     subject = token_info.get("sub") if isinstance(token_info, Mapping) else None
     return str(subject) if subject else None
-
-
-def route_templates(spec: Mapping[str, Any], base: str) -> dict[str, str]:
-    """operationId → the route template with the base path (``/api/v1/projects/{project_id}``)."""
-    routes: dict[str, str] = {}
-    for template, item in spec.get("paths", {}).items():
-        for operation in _operations(item):
-            routes[str(operation["operationId"])] = base + template
-    return routes
-
-
-def _operations(item: Mapping[str, Any]) -> Iterable[Mapping[str, Any]]:
-    for value in item.values():
-        if isinstance(value, Mapping) and "operationId" in value:
-            yield value

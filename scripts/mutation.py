@@ -42,7 +42,7 @@ MODULES = (
         90.0,
     ),
     Module(
-        "runtime/errors.py",
+        "runtime/errors/__init__.py",
         ("tests/unit/runtime/test_errors.py", "tests/unit/runtime/test_edges.py"),
         90.0,
     ),

@@ -13,8 +13,7 @@ import sys
 from pathlib import Path
 
 from app.config import Settings
-from runtime.auth import KeyRing, KeyRingError
-from runtime.settings import ConfigurationError
+from runtime import ConfigurationError, KeyRing, KeyRingError
 
 
 def read_env_file(path: Path) -> dict[str, str]:

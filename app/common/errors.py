@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from runtime.errors import Conflict, Forbidden, NotFound, Unauthenticated
+from runtime import Conflict, Forbidden, NotFound, Unauthenticated
 
 
 class ProjectNotFound(NotFound):

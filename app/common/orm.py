@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from sqlalchemy import DateTime, MetaData, Uuid
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from runtime.idempotency import idempotency_table
+from runtime import idempotency_table
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",

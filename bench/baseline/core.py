@@ -11,20 +11,30 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.common.auth import Authenticator, Denylist, is_admin, user_id
+from app.common.auth import is_admin, user_id
 from app.common.errors import ProjectNotFound
-from app.common.utils import API_PREFIX, as_utc, cursor_position, link_header, split_page
+from app.common.utils import API_PREFIX
 from app.config import Settings
 from app.modules.components import Project, ProjectCreate, ProjectPage
 from app.modules.projects import models
 from app.modules.projects.repo import ProjectRepo
 from app.modules.projects.schemas import ListProjectsQuery
 from app.modules.users import models as _user_models  # noqa: F401 - projects.owner_id -> users
-from runtime.auth import InvalidToken, KeyRingSource, Principal, TokenService
-from runtime.db import make_engine
-from runtime.errors import Forbidden, Unauthenticated
-from runtime.pagination import next_link
-from runtime.redis_client import make_redis
+from runtime import (
+    Authenticator,
+    Denylist,
+    Forbidden,
+    InvalidToken,
+    KeyRingSource,
+    Principal,
+    TokenService,
+    Unauthenticated,
+    as_utc,
+    cursor_position,
+    make_engine,
+    make_redis,
+    page,
+)
 
 REQUIRED_SCOPE = "projects"
 
@@ -107,10 +117,9 @@ class Services:
             rows = ProjectRepo(session).list_page(
                 limit=query.limit + 1, owner_id=owner, after=cursor_position(query.cursor)
             )
-            page, cursor = split_page(rows, query.limit)
-            url = next_link(f"{API_PREFIX}/projects", {"limit": query.limit}, cursor)
-            body = ProjectPage(items=[to_project(row) for row in page], next=url)
-        return body.model_dump_json().encode(), link_header(url)
+            found = page(rows, limit=query.limit, path=f"{API_PREFIX}/projects", params={})
+            body = ProjectPage(items=[to_project(row) for row in found.items], next=found.next)
+        return body.model_dump_json().encode(), found.link
 
     def create_project(self, body: ProjectCreate, caller: Principal) -> tuple[bytes, str]:
         with self.sessions.begin() as session:

@@ -15,8 +15,8 @@ from starlette.testclient import TestClient
 
 from app import create_app
 from app.config import Settings
-from app.extensions import db
 from runtime.auth import KeyRing, KeyRingSource, TokenService
+from runtime.testing import app_client
 
 API = "/api/v1"
 PASSWORD = "correct horse battery staple"
@@ -111,10 +111,8 @@ def register_and_login(client: TestClient, email: str | None = None) -> dict[str
 @pytest.fixture
 def anonymous(app_settings: Settings) -> Iterator[TestClient]:
     """A client of the app with no credentials."""
-    app = create_app(app_settings)
-    with app.test_client() as test_client:
+    with app_client(create_app(app_settings)) as test_client:
         yield test_client
-    db.engine.dispose()
 
 
 @pytest.fixture

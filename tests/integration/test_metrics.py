@@ -15,7 +15,7 @@ from starlette.testclient import TestClient
 
 from app import create_app
 from app.config import ROOT
-from app.extensions import db
+from runtime.testing import AppClients
 from tests.integration.conftest import PASSWORD, make_settings
 
 API = "/api/v1"
@@ -37,17 +37,18 @@ def sample(text: str, name: str, **labels: str) -> float:
 def serve(
     clean_postgres: str, clean_redis: str, key_ring_file: Path
 ) -> Iterator[Callable[..., TestClient]]:
-    def client_for(peer: tuple[str, int] = LOOPBACK, **overrides: object) -> TestClient:
-        settings = make_settings(
-            database_url=clean_postgres,
-            redis_url=clean_redis,
-            jwt_keys_file=key_ring_file,
-            **overrides,
-        )
-        return create_app(settings).test_client(client=peer)
+    with AppClients() as apps:
 
-    yield client_for
-    db.engine.dispose()
+        def client_for(peer: tuple[str, int] = LOOPBACK, **overrides: object) -> TestClient:
+            settings = make_settings(
+                database_url=clean_postgres,
+                redis_url=clean_redis,
+                jwt_keys_file=key_ring_file,
+                **overrides,
+            )
+            return apps.client(create_app(settings), client=peer)
+
+        yield client_for
 
 
 def test_metrics_are_served_to_loopback_and_refused_elsewhere(

@@ -7,7 +7,7 @@ import re
 import sys
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,7 @@ from starlette.testclient import TestClient
 
 from app import create_app
 from app.config import ROOT
-from app.extensions import db
+from runtime.testing import AppClients, app_client
 from tests.integration.conftest import make_settings, token_service
 
 API = "/api/v1"
@@ -26,12 +26,14 @@ CLOSED_PORT_REDIS = "redis://127.0.0.1:1/0"
 
 
 @pytest.fixture
-def serve(key_ring_file: Path) -> Callable[..., TestClient]:
-    def client_for(**overrides: object) -> TestClient:
-        settings = make_settings(jwt_keys_file=key_ring_file, **overrides)
-        return create_app(settings).test_client()
+def serve(key_ring_file: Path) -> Iterator[Callable[..., TestClient]]:
+    with AppClients() as apps:
 
-    return client_for
+        def client_for(**overrides: object) -> TestClient:
+            settings = make_settings(jwt_keys_file=key_ring_file, **overrides)
+            return apps.client(create_app(settings))
+
+        yield client_for
 
 
 def test_readiness_checks_postgres_and_redis(client: TestClient) -> None:
@@ -50,7 +52,6 @@ def test_redis_down_makes_readiness_503_while_liveness_stays_200(
         assert ready.headers["content-type"] == "application/problem+json"
         assert "redis" in ready.json()["detail"]
         assert client.get(f"{API}/livez").status_code == 200
-    db.engine.dispose()
 
 
 def test_database_down_is_a_fast_503_with_retry_after_and_no_internals(
@@ -74,7 +75,6 @@ def test_database_down_is_a_fast_503_with_retry_after_and_no_internals(
         assert "psycopg2" not in body and "127.0.0.1:1" not in body and "Traceback" not in body
         assert client.get(f"{API}/readyz").status_code == 503
         assert client.get(f"{API}/livez").status_code == 200
-    db.engine.dispose()
 
 
 def test_swagger_ui_serves_the_page_and_the_spec_it_loads(client: TestClient) -> None:
@@ -99,10 +99,9 @@ def test_production_does_not_serve_the_swagger_ui(
         redis_url=clean_redis,
         jwt_keys_file=key_ring_file,
     )
-    with create_app(settings).test_client() as client:
+    with app_client(create_app(settings)) as client:
         assert client.get(f"{API}/ui/").status_code == 404
         assert client.get(f"{API}/livez").status_code == 200
-    db.engine.dispose()
 
 
 def log_lines(capsys: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:

@@ -15,8 +15,8 @@ import pytest
 import redis
 from starlette.testclient import TestClient
 
-from app.common.auth import Denylist
 from app.config import Settings
+from runtime.auth import Denylist
 from tests.conftest import unavailable
 from tests.integration.conftest import (
     API,

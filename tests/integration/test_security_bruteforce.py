@@ -9,13 +9,13 @@ import pytest
 from starlette.testclient import TestClient
 
 from app.config import Settings
-from runtime.ratelimit import policies_from_spec
+from app.modules.operations import POLICIES
+from runtime.ratelimit import rate_limit_policies
 from tests.integration.conftest import PASSWORD
-from tests.integration.test_security_spec import spec
 
 API = "/api/v1"
 PROBLEM = "application/problem+json"
-LOGIN_POLICIES = policies_from_spec(spec())["createToken"]
+LOGIN_POLICIES = rate_limit_policies(POLICIES)["createToken"]
 # The per-account policy of the login (another one limits each client address).
 LOGIN_POLICY = next(p for p in LOGIN_POLICIES if p.key == "body")
 # The first limit a burst of guesses against one account runs into.

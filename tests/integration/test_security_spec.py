@@ -13,8 +13,9 @@ from typing import Any
 
 import yaml
 
+from codegen.spec import HTTP_METHODS
+
 SPEC_PATH = Path(__file__).resolve().parents[2] / "openapi.yaml"
-HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 WRITE_METHODS = ("post", "put", "patch")
 
 

@@ -14,7 +14,8 @@ from starlette.testclient import TestClient
 
 from app import create_app
 from app.config import Settings
-from app.extensions import db
+from app.wiring import extensions
+from runtime.testing import app_client
 from runtime.tracing import configure_tracing, shutdown_tracing, tracing_requested
 from tests.integration.conftest import register_and_login
 
@@ -27,13 +28,12 @@ PARENT_ID = "00f067aa0ba902b7"
 def traced(app_settings: Settings) -> Iterator[tuple[TestClient, InMemorySpanExporter]]:
     exporter = InMemorySpanExporter()
     app = create_app(app_settings)
-    assert configure_tracing(engine=db.engine, exporter=exporter)
+    assert configure_tracing(engine=extensions(app.app).db.engine, exporter=exporter)
     try:
-        with app.test_client() as client:
+        with app_client(app) as client:
             yield client, exporter
     finally:
         shutdown_tracing()
-        db.engine.dispose()
 
 
 def test_tracing_is_off_unless_an_otel_variable_asks() -> None:
@@ -107,8 +107,7 @@ def test_the_trace_id_is_in_the_problem_body_and_every_log_line_of_the_request(
 
 
 def test_without_tracing_problems_have_no_trace_id(app_settings: Settings) -> None:
-    with create_app(app_settings).test_client() as client:
+    with app_client(create_app(app_settings)) as client:
         body = client.get(f"{API}/no-such-thing").json()
-    db.engine.dispose()
     assert "trace_id" not in body
     assert "traceresponse" not in body

@@ -6,8 +6,8 @@ import uuid
 from pathlib import Path
 
 from app import create_app
-from app.extensions import db
 from app.migrate import upgrade
+from runtime.testing import app_client
 from tests.integration.conftest import API, make_settings, register_and_login
 
 
@@ -15,7 +15,7 @@ def test_write_safety_holds_on_sqlite_without_redis(tmp_path: Path, key_ring_fil
     url = f"sqlite:///{tmp_path / 'app.db'}"
     upgrade(url)
     settings = make_settings(database_url=url, jwt_keys_file=key_ring_file, rate_limits=False)
-    with create_app(settings).test_client() as client:
+    with app_client(create_app(settings)) as client:
         login = register_and_login(client)
         headers = {**login["headers"], "Idempotency-Key": str(uuid.uuid4())}
         first = client.post(f"{API}/projects", json={"name": "Dev"}, headers=headers)
@@ -40,4 +40,3 @@ def test_write_safety_holds_on_sqlite_without_redis(tmp_path: Path, key_ring_fil
         )
         assert logout.status_code == 204
         assert client.get(f"{API}/users/me", headers=login["headers"]).status_code == 401
-    db.engine.dispose()

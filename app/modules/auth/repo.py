@@ -9,10 +9,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import exists, or_, select, update
 from sqlalchemy.orm import Session
 
-from app.common.auth import Revocations
 from app.common.orm import utcnow
 from app.modules.auth.models import RefreshFamily, RefreshToken, RevokedAccessToken
 from app.modules.users.models import User
+from runtime import Revocations
 
 
 class RefreshTokenRepo:

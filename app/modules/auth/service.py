@@ -10,11 +10,10 @@ from datetime import UTC, datetime, timedelta
 
 import redis
 
-from app.common.auth import SCOPES_BY_ROLE, Authenticator, user_id
+from app.common.auth import SCOPES_BY_ROLE, user_id
 from app.common.errors import EmailAlreadyRegistered, InvalidGrant
 from app.common.orm import utcnow
-from app.common.utils import API_PREFIX, as_utc
-from app.extensions import db, security
+from app.common.utils import API_PREFIX
 from app.modules.auth.repo import RefreshTokenRepo, RevocationRepo
 from app.modules.auth.schemas import (
     CreateToken200,
@@ -33,9 +32,15 @@ from app.modules.components import Credentials, Jwks, TokenPair
 from app.modules.users.models import User
 from app.modules.users.repo import EmailTaken, UserRepo
 from app.modules.users.service import to_user
-from runtime.errors import FieldError, ValidationProblem
-from runtime.metrics import LOGINS
-from runtime.passwords import Passwords
+from runtime import (
+    LOGINS,
+    Authenticator,
+    FieldError,
+    Passwords,
+    ValidationProblem,
+    as_utc,
+    service,
+)
 
 
 def hash_refresh_token(token: str) -> str:
@@ -159,16 +164,8 @@ class AuthServiceImpl:
 
 
 def get_service() -> AuthServiceImpl:
-    session = db.session
-    return AuthServiceImpl(
-        users=UserRepo(session),
-        refresh_tokens=RefreshTokenRepo(session, db.new_session),
-        revocations=RevocationRepo(session),
-        passwords=security.passwords,
-        authenticator=security.authenticator,
-        refresh_token_ttl_s=security.refresh_token_ttl_s,
-        refresh_reuse_grace_s=security.refresh_reuse_grace_s,
-    )
+    """The current app's auth service (built in ``app.wiring``)."""
+    return service(AuthServiceImpl)
 
 
 def _account_name(credentials: Credentials) -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from app.extensions import db, redis_holder
 from app.modules.components import Health, Readiness
 from app.modules.ops.schemas import (
     GetLiveness200,
@@ -14,8 +13,7 @@ from app.modules.ops.schemas import (
     GetReadiness200,
     GetReadinessRequest,
 )
-from runtime.errors import NotFound, ServiceUnavailable
-from runtime.logging import get_logger
+from runtime import NotFound, ServiceUnavailable, get_logger, service
 
 log = get_logger(__name__)
 
@@ -51,5 +49,5 @@ class OpsServiceImpl:
 
 
 def get_service() -> OpsServiceImpl:
-    client = redis_holder.client
-    return OpsServiceImpl({"database": db.ping, "redis": client.ping if client else None})
+    """The current app's ops service (built in ``app.wiring``)."""
+    return service(OpsServiceImpl)

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.common.errors import ProjectNotFound
 from app.modules.projects.models import Project
+from runtime import Position, keyset
 
 
 class ProjectRepo:
@@ -39,15 +39,16 @@ class ProjectRepo:
         *,
         limit: int,
         owner_id: uuid.UUID | None,
-        after: tuple[datetime, uuid.UUID] | None = None,
+        after: Position | None = None,
     ) -> Sequence[Project]:
         """Newest first, of one owner (None: everyone's); ``after`` is the last item seen."""
-        query = select(Project).order_by(Project.created_at.desc(), Project.id.desc())
+        query = select(Project)
         if owner_id is not None:
             query = query.where(Project.owner_id == owner_id)
-        if after is not None:
-            query = query.where(tuple_(Project.created_at, Project.id) < tuple_(*after))
-        return self.session.scalars(query.limit(limit)).all()
+        query = keyset(
+            query, Project.created_at, Project.id, limit=limit, after=after, newest_first=True
+        )
+        return self.session.scalars(query).all()
 
     def delete(self, project: Project) -> None:
         self.session.delete(project)

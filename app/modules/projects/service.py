@@ -6,8 +6,7 @@ import uuid
 
 from app.common.auth import is_admin, user_id
 from app.common.errors import ProjectNotFound
-from app.common.utils import API_PREFIX, as_utc, cursor_position, link_header, split_page
-from app.extensions import db
+from app.common.utils import API_PREFIX
 from app.modules.components import Project, ProjectPage
 from app.modules.projects import models
 from app.modules.projects.repo import ProjectRepo
@@ -29,10 +28,17 @@ from app.modules.projects.schemas import (
     UpdateProject200Headers,
     UpdateProjectRequest,
 )
-from runtime.auth import Principal
-from runtime.conditional import check_if_match, entity_tag, not_modified
-from runtime.errors import Forbidden
-from runtime.pagination import next_link
+from runtime import (
+    Forbidden,
+    Principal,
+    as_utc,
+    check_if_match,
+    cursor_position,
+    entity_tag,
+    not_modified,
+    page,
+    service,
+)
 
 
 def visible_project(
@@ -85,11 +91,10 @@ class ProjectsServiceImpl:
         rows = self.repo.list_page(
             limit=query.limit + 1, owner_id=owner, after=cursor_position(query.cursor)
         )
-        page, cursor = split_page(rows, query.limit)
-        url = next_link(f"{API_PREFIX}/projects", {"limit": query.limit}, cursor)
+        found = page(rows, limit=query.limit, path=f"{API_PREFIX}/projects", params={})
         return ListProjects200(
-            body=ProjectPage(items=[to_project(p) for p in page], next=url),
-            headers=ListProjects200Headers(link=link_header(url)),
+            body=ProjectPage(items=[to_project(p) for p in found.items], next=found.next),
+            headers=ListProjects200Headers(link=found.link),
         )
 
     def create_project(self, request: CreateProjectRequest) -> CreateProject201:
@@ -133,4 +138,5 @@ class ProjectsServiceImpl:
 
 
 def get_service() -> ProjectsServiceImpl:
-    return ProjectsServiceImpl(ProjectRepo(db.session))
+    """The current app's projects service (built in ``app.wiring``)."""
+    return service(ProjectsServiceImpl)

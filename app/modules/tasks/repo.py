@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.common.errors import ProjectNotFound, TaskNotFound
 from app.modules.projects.models import Project
 from app.modules.tasks.models import Task
+from runtime import Position, keyset
 
 
 class TaskRepo:
@@ -46,15 +46,14 @@ class TaskRepo:
         project_id: uuid.UUID,
         limit: int,
         status: str | None = None,
-        after: tuple[datetime, uuid.UUID] | None = None,
+        after: Position | None = None,
     ) -> Sequence[Task]:
         """Oldest first; ``after`` is the (created_at, id) of the last item already seen."""
-        query = select(Task).where(Task.project_id == project_id).order_by(Task.created_at, Task.id)
+        query = select(Task).where(Task.project_id == project_id)
         if status is not None:
             query = query.where(Task.status == status)
-        if after is not None:
-            query = query.where(tuple_(Task.created_at, Task.id) > tuple_(*after))
-        return self.session.scalars(query.limit(limit)).all()
+        query = keyset(query, Task.created_at, Task.id, limit=limit, after=after)
+        return self.session.scalars(query).all()
 
     def delete(self, task: Task) -> None:
         self.session.delete(task)

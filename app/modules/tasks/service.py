@@ -5,8 +5,7 @@ from __future__ import annotations
 import uuid
 
 from app.common.errors import InvalidTransition, TaskNotFound
-from app.common.utils import API_PREFIX, as_utc, cursor_position, link_header, split_page
-from app.extensions import db
+from app.common.utils import API_PREFIX
 from app.modules.components import Task, TaskPage
 from app.modules.projects.repo import ProjectRepo
 from app.modules.projects.service import visible_project
@@ -30,9 +29,16 @@ from app.modules.tasks.schemas import (
     UpdateTask200Headers,
     UpdateTaskRequest,
 )
-from runtime.auth import Principal
-from runtime.conditional import check_if_match, entity_tag, not_modified
-from runtime.pagination import next_link
+from runtime import (
+    Principal,
+    as_utc,
+    check_if_match,
+    cursor_position,
+    entity_tag,
+    not_modified,
+    page,
+    service,
+)
 
 # WHY: a task moves one step forward at a time; staying put is allowed so PATCH stays idempotent.
 NEXT_STATUS = {"todo": "doing", "doing": "done"}
@@ -90,15 +96,15 @@ class TasksServiceImpl:
             status=status,
             after=cursor_position(query.cursor),
         )
-        page, cursor = split_page(rows, query.limit)
-        url = next_link(
-            f"{API_PREFIX}/projects/{project_id}/tasks",
-            {"limit": query.limit, "status": status},
-            cursor,
+        found = page(
+            rows,
+            limit=query.limit,
+            path=f"{API_PREFIX}/projects/{project_id}/tasks",
+            params={"status": status},
         )
         return ListTasks200(
-            body=TaskPage(items=[to_task(t) for t in page], next=url),
-            headers=ListTasks200Headers(link=link_header(url)),
+            body=TaskPage(items=[to_task(t) for t in found.items], next=found.next),
+            headers=ListTasks200Headers(link=found.link),
         )
 
     def create_task(self, request: CreateTaskRequest) -> CreateTask201:
@@ -144,5 +150,5 @@ class TasksServiceImpl:
 
 
 def get_service() -> TasksServiceImpl:
-    session = db.session
-    return TasksServiceImpl(TaskRepo(session), ProjectRepo(session))
+    """The current app's tasks service (built in ``app.wiring``)."""
+    return service(TasksServiceImpl)

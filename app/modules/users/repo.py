@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.modules.users.models import User
+from runtime import Position, keyset
 
 
 class EmailTaken(Exception):
@@ -38,14 +38,10 @@ class UserRepo:
     def by_email(self, email: str) -> User | None:
         return self.session.scalar(select(User).where(User.email == email))
 
-    def list_page(
-        self, *, limit: int, after: tuple[datetime, uuid.UUID] | None = None
-    ) -> Sequence[User]:
+    def list_page(self, *, limit: int, after: Position | None = None) -> Sequence[User]:
         """Oldest first; ``after`` is the (created_at, id) of the last item already seen."""
-        query = select(User).order_by(User.created_at, User.id)
-        if after is not None:
-            query = query.where(tuple_(User.created_at, User.id) > tuple_(*after))
-        return self.session.scalars(query.limit(limit)).all()
+        query = keyset(select(User), User.created_at, User.id, limit=limit, after=after)
+        return self.session.scalars(query).all()
 
     def flush(self) -> None:
         self.session.flush()

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
+from typing import Protocol
 
-from app.common.auth import Denylist, require_admin, user_id
+from app.common.auth import require_admin, user_id
 from app.common.errors import EmailAlreadyRegistered, UserNotFound, WrongPassword
 from app.common.orm import utcnow
-from app.common.utils import API_PREFIX, as_utc, cursor_position, link_header, split_page
-from app.extensions import db, security
-from app.modules.auth.repo import RefreshTokenRepo
+from app.common.utils import API_PREFIX
 from app.modules.components import User, UserPage
 from app.modules.users import models
 from app.modules.users.repo import UserRepo
@@ -26,9 +26,15 @@ from app.modules.users.schemas import (
     UpdateMe200,
     UpdateMeRequest,
 )
-from runtime.auth import Principal
-from runtime.pagination import next_link
-from runtime.passwords import Passwords
+from runtime import Denylist, Passwords, Principal, as_utc, cursor_position, page, service
+
+
+class LoginRevoker(Protocol):
+    """What the service needs of the auth domain's refresh tokens: ending a user's logins.
+
+    WHY: a protocol, so that ``users`` never imports ``auth``; only ``auth`` imports ``users``."""
+
+    def revoke_all_of_user(self, user_id: uuid.UUID, *, reason: str) -> None: ...
 
 
 def to_user(row: models.User) -> User:
@@ -49,7 +55,7 @@ class UsersServiceImpl:
         self,
         *,
         users: UserRepo,
-        refresh_tokens: RefreshTokenRepo,
+        refresh_tokens: LoginRevoker,
         passwords: Passwords,
         denylist: Denylist,
     ) -> None:
@@ -100,11 +106,10 @@ class UsersServiceImpl:
         require_admin(request.caller)
         query = request.query
         rows = self.users.list_page(limit=query.limit + 1, after=cursor_position(query.cursor))
-        page, cursor = split_page(rows, query.limit)
-        url = next_link(f"{API_PREFIX}/users", {"limit": query.limit}, cursor)
+        found = page(rows, limit=query.limit, path=f"{API_PREFIX}/users", params={})
         return ListUsers200(
-            body=UserPage(items=[to_user(u) for u in page], next=url),
-            headers=ListUsers200Headers(link=link_header(url)),
+            body=UserPage(items=[to_user(u) for u in found.items], next=found.next),
+            headers=ListUsers200Headers(link=found.link),
         )
 
     def get_user(self, request: GetUserRequest) -> GetUser200:
@@ -126,10 +131,5 @@ class UsersServiceImpl:
 
 
 def get_service() -> UsersServiceImpl:
-    session = db.session
-    return UsersServiceImpl(
-        users=UserRepo(session),
-        refresh_tokens=RefreshTokenRepo(session, db.new_session),
-        passwords=security.passwords,
-        denylist=security.authenticator.denylist,
-    )
+    """The current app's users service (built in ``app.wiring``)."""
+    return service(UsersServiceImpl)

@@ -6,26 +6,23 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from app.common.auth import Revocations
 from app.common.orm import utcnow
 from app.modules.auth.models import RefreshFamily, RefreshToken
 from app.modules.projects.models import Project
 from app.modules.tasks.models import Task
 from app.modules.users.models import User
 from app.modules.users.repo import EmailTaken
+from runtime.auth import Revocations
+from runtime.testing import FakeClock
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = utcnow()
-
-    def tick(self) -> datetime:
-        self.now += timedelta(seconds=1)
-        return self.now
+def Clock() -> FakeClock:
+    """The runtime's fake clock, started at the real time: rows get distinct, current times."""
+    return FakeClock(utcnow().timestamp())
 
 
 class FakeProjectRepo:
-    def __init__(self, clock: Clock | None = None) -> None:
+    def __init__(self, clock: FakeClock | None = None) -> None:
         self.rows: dict[uuid.UUID, Project] = {}
         self.clock = clock or Clock()
 
@@ -70,7 +67,7 @@ class FakeProjectRepo:
 
 
 class FakeTaskRepo:
-    def __init__(self, clock: Clock | None = None) -> None:
+    def __init__(self, clock: FakeClock | None = None) -> None:
         self.rows: dict[uuid.UUID, Task] = {}
         self.clock = clock or Clock()
 
@@ -120,7 +117,7 @@ class FakeTaskRepo:
 
 
 class FakeUserRepo:
-    def __init__(self, clock: Clock | None = None) -> None:
+    def __init__(self, clock: FakeClock | None = None) -> None:
         self.rows: dict[uuid.UUID, User] = {}
         self.clock = clock or Clock()
         # A test sets this to play the race the e-mail pre-check cannot close.

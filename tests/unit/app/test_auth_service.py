@@ -11,13 +11,12 @@ from pathlib import Path
 import pytest
 from argon2 import PasswordHasher
 
-from app.common.auth import Authenticator, Denylist
 from app.common.errors import EmailAlreadyRegistered, InvalidGrant
 from app.common.orm import utcnow
 from app.modules.auth import schemas as s
 from app.modules.auth.service import AuthServiceImpl, hash_refresh_token
 from app.modules.components import Credentials, RefreshRequest, Registration, TokenPair
-from runtime.auth import KeyRing, KeyRingSource, Principal, TokenService
+from runtime.auth import Authenticator, Denylist, KeyRing, KeyRingSource, Principal, TokenService
 from runtime.passwords import Passwords
 from tests.unit.app.fakes import FakeRefreshTokenRepo, FakeRevocationRepo, FakeUserRepo
 

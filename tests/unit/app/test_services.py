@@ -14,17 +14,12 @@ from app.modules.tasks import schemas as ts
 from app.modules.tasks.service import TasksServiceImpl, check_transition
 from runtime.auth import Principal
 from runtime.errors import Forbidden, ValidationProblem
+from runtime.testing import principal
 from tests.unit.app.fakes import Clock, FakeProjectRepo, FakeTaskRepo
 
-ALICE = Principal(
-    subject=str(uuid.uuid4()), scopes=frozenset({"projects"}), token_id="a", expires_at=0
-)
-BOB = Principal(
-    subject=str(uuid.uuid4()), scopes=frozenset({"projects"}), token_id="b", expires_at=0
-)
-ADMIN = Principal(
-    subject=str(uuid.uuid4()), scopes=frozenset({"projects", "admin"}), token_id="c", expires_at=0
-)
+ALICE = principal()
+BOB = principal()
+ADMIN = principal(scopes=("projects", "admin"))
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ import pydantic
 import pytest
 from werkzeug.datastructures import FileStorage
 
-from runtime.contract import Principal
+from runtime.testing import principal
 from tests.unit.codegen.kit import PACKAGE_DIR, golden_tree, make_project, mypy, run, tree
 
 
@@ -134,7 +134,7 @@ def test_one_status_with_two_media_types_has_a_class_per_type(
 ) -> None:
     schemas, routes = _module("things.schemas"), _module("things.routes")
     _serve(monkeypatch, "things", lambda _: schemas.ListThings200Csv(body="id\n1\n"))
-    ada = Principal(subject="ada", scopes=frozenset({"things:read"}), token_id="t", expires_at=0)
+    ada = principal("ada", scopes=("things:read",))
     monkeypatch.setattr(routes, "caller", lambda: ada)
     with flask.Flask(__name__).test_request_context(headers={"Cookie": "session-id=s1"}):
         response = routes.list_things(limit="3", ids=[str(uuid.UUID(int=1))])

@@ -4,7 +4,6 @@ import base64
 import hashlib
 import re
 from dataclasses import dataclass, field
-from typing import Any
 
 import pytest
 from starlette.middleware.cors import CORSMiddleware
@@ -262,14 +261,12 @@ def failing_app() -> ASGIApp:
     return app
 
 
-SPEC: dict[str, Any] = {
-    "paths": {"/projects": {"get": {}, "post": {}}, "/projects/{id}": {"patch": {}}}
-}
+METHODS = ["GET", "HEAD", "PATCH", "POST"]
 
 
 @pytest.fixture
 def cors_client() -> TestClient:
-    app = CORSMiddleware(failing_app(), **cors_options(["https://app.example"], spec=SPEC))
+    app = CORSMiddleware(failing_app(), **cors_options(["https://app.example"], methods=METHODS))
     return TestClient(app)
 
 
@@ -312,8 +309,9 @@ def test_a_preflight_from_another_origin_is_refused(cors_client: TestClient) -> 
     assert "access-control-allow-origin" not in reply.headers
 
 
-def test_cors_methods_come_from_the_spec() -> None:
-    assert cors_options([], spec=SPEC)["allow_methods"] == ["GET", "HEAD", "PATCH", "POST"]
+def test_cors_methods_are_the_registry_s_else_the_common_ones() -> None:
+    assert cors_options([], methods=METHODS)["allow_methods"] == METHODS
+    assert cors_options([])["allow_methods"] == ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
 
 
 @pytest.mark.parametrize("origin", ["*", "https://app.example/", "app.example", "ftp://x.example"])
@@ -342,7 +340,7 @@ def test_behind_connexion_errors_and_the_swagger_ui_page_get_headers_and_cors() 
     app.add_middleware(
         CORSMiddleware,
         position=MiddlewarePosition.BEFORE_EXCEPTION,
-        **cors_options(["https://app.example"], spec=spec),
+        **cors_options(["https://app.example"], methods=[]),
     )
     app.add_api(spec)
     with app.test_client() as client:

@@ -8,7 +8,6 @@ from runtime.errors import (
     NotFound,
     Problem,
     ServiceUnavailable,
-    TooManyRequests,
     ValidationProblem,
     problem_for_status,
 )
@@ -89,16 +88,6 @@ def test_the_validation_detail_counts_fields_in_the_singular_and_plural() -> Non
     )
     assert ValidationProblem().detail == "0 invalid fields; see errors."
     assert ValidationProblem("Bad page token.").detail == "Bad page token."
-
-
-def test_too_many_requests_says_when_to_retry_and_never_in_zero_seconds() -> None:
-    problem = TooManyRequests("Slow down.", retry_after=12)
-    assert problem.headers == {"Retry-After": "12"}
-    assert problem.to_dict()["detail"] == "Slow down."
-    assert TooManyRequests(retry_after=0).headers == {"Retry-After": "1"}
-    assert TooManyRequests(retry_after=1).headers == {"Retry-After": "1"}
-    assert TooManyRequests(retry_after=-5).headers == {"Retry-After": "1"}
-    assert (TooManyRequests.status, TooManyRequests.kind) == (429, "too-many-requests")
 
 
 def test_service_unavailable_keeps_its_detail_and_defaults_to_five_seconds() -> None:

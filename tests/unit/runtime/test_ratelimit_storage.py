@@ -15,7 +15,8 @@ import redis
 from starlette.types import Message, Receive, Scope, Send
 
 from runtime.errors import PROBLEM_JSON, TYPE_BASE
-from runtime.ratelimit import RateLimitMiddleware, policies_from_spec
+from runtime.ratelimit import RateLimitMiddleware
+from tests.policies import policies_from_spec
 
 SPEC = {
     "paths": {

@@ -5,20 +5,13 @@ from pathlib import Path
 import pytest
 
 from runtime.auth import KeyRing, KeyRingSource, TokenService
+from runtime.testing import FakeClock
+
+__all__ = ["AUDIENCE", "ISSUER", "NOW", "FakeClock"]
 
 NOW = 1_750_000_000
 ISSUER = "https://auth.example.test"
 AUDIENCE = "https://api.example.test"
-
-
-class FakeClock:
-    """A monotonic clock that only moves when a test moves it."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture

@@ -9,9 +9,9 @@ import pytest
 from connexion.resolver import Resolver
 from starlette.testclient import TestClient
 
-from runtime.app import install_error_handlers
 from runtime.auth import InvalidToken, Principal, TokenService, current_principal, security_map
 from runtime.errors import PROBLEM_JSON, TYPE_BASE
+from runtime.errors.handlers import install_error_handlers
 
 SPEC = """
 openapi: 3.0.3

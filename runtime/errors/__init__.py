@@ -123,15 +123,6 @@ class Forbidden(Problem):
     title = "Forbidden"
 
 
-class TooManyRequests(Problem):
-    status = 429
-    kind = "too-many-requests"
-    title = "Too Many Requests"
-
-    def __init__(self, detail: str | None = None, *, retry_after: int) -> None:
-        super().__init__(detail, headers={"Retry-After": str(max(1, retry_after))})
-
-
 class NotFound(Problem):
     status = 404
     kind = "not-found"
