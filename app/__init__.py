@@ -18,7 +18,12 @@ def verify_registry(settings: Settings) -> None:
     """Raise ``RegistryError`` when the generated registry does not serve the configured spec."""
     from app.modules import operations
 
-    check_registry(settings.openapi_spec, operations.OPERATIONS, operations.SPEC_SHA256)
+    check_registry(
+        settings.openapi_spec,
+        operations.OPERATIONS,
+        operations.SPEC_SHA256,
+        operations.DERIVED_OPERATION_IDS,
+    )
 
 
 def create_app(settings: Settings | None = None) -> connexion.FlaskApp:
@@ -31,13 +36,14 @@ def create_app(settings: Settings | None = None) -> connexion.FlaskApp:
     verify_registry(settings)
     init_extensions(settings)
 
-    from app.modules.operations import OPERATIONS, POLICIES
+    from app.modules.operations import DERIVED_OPERATION_IDS, OPERATIONS, POLICIES
 
     app = build_app(
         import_name=__name__,
         spec_path=settings.openapi_spec,
         operations=OPERATIONS,
         settings=settings,
+        derived_operation_ids=DERIVED_OPERATION_IDS,
         verify_token=security.authenticator.verify,
         verify_token_blocking=False,
         policies=POLICIES,

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -38,12 +38,16 @@ _Loader.yaml_implicit_resolvers = {
 
 @dataclass(frozen=True)
 class LoadedSpec:
-    """The parsed document, the hash of the bytes it came from, and the repairs made on it."""
+    """The parsed document, the hash of the bytes it came from, and the repairs made on it.
+
+    ``derived_ids`` names each operation the document gives no operationId (``"GET /path"``
+    → the name codegen chose), for the registry: the runtime serves it under that name."""
 
     path: Path
     data: Mapping[str, Any]
     sha256: str
     warnings: tuple[Issue, ...] = ()
+    derived_ids: Mapping[str, str] = field(default_factory=dict)
 
 
 def load(path: Path) -> LoadedSpec:
@@ -176,3 +180,13 @@ def operation_domain(operation: Mapping[str, Any]) -> str:
     if isinstance(tags, list) and tags and isinstance(tags[0], str) and tags[0]:
         return domain_name(tags[0])
     return DEFAULT_DOMAIN
+
+
+def derived_ids(as_written: Mapping[str, Any], named: Mapping[str, Any]) -> dict[str, str]:
+    """``"GET /path"`` → operationId in ``named`` for each operation ``as_written`` leaves
+    unnamed (the same document before and after codegen named its operations)."""
+    return {
+        f"{method.upper()} {url}": str(named["paths"][url][method]["operationId"])
+        for url, method, operation in operations(as_written)
+        if operation.get("operationId") is None
+    }

@@ -136,6 +136,7 @@ class Api:
     spec_sha256: str
     schemas: Mapping[str, Schema]
     domains: tuple[Domain, ...]
+    derived_operation_ids: Mapping[str, str]
 
     @property
     def operations(self) -> tuple[Operation, ...]:
@@ -170,6 +171,7 @@ def build(spec: LoadedSpec) -> Api:
         spec_sha256=spec.sha256,
         schemas=dict(components.get("schemas") or {}),
         domains=domains,
+        derived_operation_ids=dict(spec.derived_ids),
     )
 
 

@@ -45,7 +45,7 @@ def _load(options: Settings) -> tuple[LoadedSpec, Mapping[str, Any]]:
     # Lint reads the document as written: a derived operationId is still a finding.
     as_written = loaded.data
     data, decisions = prepare.normalize(as_written)
-    loaded = replace(loaded, data=data)
+    loaded = replace(loaded, data=data, derived_ids=document.derived_ids(as_written, data))
     for warning in [*warnings, *decisions]:
         print(f"warning: {warning}", file=sys.stderr)
     issues = spec.validate(loaded.data)

@@ -321,9 +321,9 @@ def _operation_ids(data: Mapping[str, Any], *, fix: bool) -> list[Issue]:
         warnings.append(
             Issue(
                 pointer(("paths", url, method)),
-                f"no operationId; named {candidate!r} after the method and path (add "
-                f"`operationId: {candidate}` to choose the name: the runtime resolves handlers "
-                "by operationId, and lint reports the gap)",
+                f"no operationId; named {candidate!r} after the method and path, in the code "
+                f"and at run time (add `operationId: {candidate}` to choose the name; lint "
+                "reports the gap)",
             )
         )
         if fix and isinstance(operation, dict):

@@ -48,7 +48,7 @@ from runtime.middleware import (
 )
 from runtime.probes import ProbeMiddleware
 from runtime.ratelimit import RateLimitMiddleware, policies_from_spec
-from runtime.routing import OperationResolver
+from runtime.routing import OperationResolver, name_operations
 from runtime.settings import RuntimeSettings
 from runtime.tracing import TracingMiddleware, route_templates
 from runtime.validation import VALIDATOR_MAP
@@ -198,6 +198,7 @@ def build_app(
     spec_path: Path,
     operations: Mapping[str, str],
     settings: RuntimeSettings,
+    derived_operation_ids: Mapping[str, str] | None = None,
     verify_token: Callable[[str], Principal] | None = None,
     verify_token_blocking: bool = True,
     arguments: Mapping[str, Any] | None = None,
@@ -207,6 +208,7 @@ def build_app(
     """A Connexion ``FlaskApp`` with problem+json errors, request ids, and all-errors validation.
 
     ``policies`` is the generated ``POLICIES`` table (``deadline_s`` per operation);
+    ``derived_operation_ids`` the generated names of operations the spec leaves unnamed;
     ``readiness_checks`` makes ``/livez`` and ``/readyz`` answered on the event loop."""
     app = RuntimeFlaskApp(
         import_name,
@@ -218,7 +220,8 @@ def build_app(
             swagger_ui=settings.swagger_ui_enabled, swagger_ui_path="/ui"
         ),
     )
-    spec = yaml.safe_load(spec_path.read_text(encoding="utf-8"))
+    derived = derived_operation_ids or {}
+    spec = name_operations(yaml.safe_load(spec_path.read_text(encoding="utf-8")), derived)
     base = urlsplit((spec.get("servers") or [{"url": ""}])[0].get("url", "")).path.rstrip("/")
     # WHY: within one position the middleware added first is the outermost. These wrap the
     # exception middleware, so error responses carry the request id, headers and CORS too.
@@ -286,7 +289,7 @@ def build_app(
         )
     app.add_api(
         spec_path.name,
-        resolver=OperationResolver(operations),
+        resolver=OperationResolver(operations, derived),
         strict_validation=True,
         validate_responses=settings.validate_responses,
         validator_map=VALIDATOR_MAP,
