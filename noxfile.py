@@ -137,7 +137,8 @@ def corpus(session: nox.Session) -> None:
 def mutation(session: nox.Session) -> None:
     """mutmut 3 on the critical modules, each against its own unit tests and within a time
     bound; prints the table and every surviving mutant (docs/TESTING.md). Minutes per module.
-    Pass-through arguments go to scripts/mutation.py, e.g. `nox -s mutation -- codegen/diff.py`."""
+    Pass-through arguments go to scripts/mutation.py, e.g.
+    `nox -s mutation -- codegen/checks/diff.py`."""
     install(session, "test", "mutation")
     session.run("python", "scripts/mutation.py", *session.posargs)
 

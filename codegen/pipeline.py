@@ -59,7 +59,7 @@ def _load(options: Settings) -> tuple[LoadedSpec, Mapping[str, Any]]:
 
 def _lint(options: Settings, data: Mapping[str, Any] | None = None) -> int:
     from codegen import document
-    from codegen.lint import lint
+    from codegen.checks.lint import lint
 
     findings = lint(data if data is not None else document.load(options.spec).data)
     for finding in findings:
@@ -73,7 +73,7 @@ def _lint(options: Settings, data: Mapping[str, Any] | None = None) -> int:
 
 
 def _diff(options: Settings) -> int:
-    from codegen.diff import gate, load_document
+    from codegen.checks.diff import gate, load_document
 
     assert options.old is not None
     old = load_document(options.old, root=options.root)

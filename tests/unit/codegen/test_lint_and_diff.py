@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 import yaml
 
-from codegen.diff import compare, gate
-from codegen.lint import lint
+from codegen.checks.diff import compare, gate
+from codegen.checks.lint import lint
 from tests.unit.codegen.kit import REPO, SPECS, make_project, run
 
 
