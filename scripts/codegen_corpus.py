@@ -249,8 +249,10 @@ def _run(command: list[str], cwd: Path, timeout: int = 1800) -> subprocess.Compl
 
 
 def _first_error(text: str) -> str:
-    lines = [line for line in text.splitlines() if line.strip()]
-    errors = [line for line in lines if not line.startswith("warning:")]
+    # No machine paths in the table, and no Python warnings (a tool's advice, not its error).
+    text = text.replace(f"{ROOT}/", "").replace(f"{sys.prefix}/", "")
+    lines = [line for line in text.splitlines() if line.strip() and not line[0].isspace()]
+    errors = [line for line in lines if not line.startswith("warning:") and "Warning:" not in line]
     summary = errors[-1] if errors else ""
     detail = errors[0] if errors else ""
     return f"{detail[:110]} … {summary[:60]}" if len(errors) > 1 else detail[:170]
