@@ -253,6 +253,8 @@ def _first_error(text: str) -> str:
     text = text.replace(f"{ROOT}/", "").replace(f"{sys.prefix}/", "")
     lines = [line for line in text.splitlines() if line.strip() and not line[0].isspace()]
     errors = [line for line in lines if not line.startswith("warning:") and "Warning:" not in line]
+    # WHY: ruff's suggestion for a look-alike character is itself one, which breaks Markdown.
+    errors = [re.sub(r" Did you mean .*?\?", "", line) for line in errors]
     summary = errors[-1] if errors else ""
     detail = errors[0] if errors else ""
     return f"{detail[:110]} … {summary[:60]}" if len(errors) > 1 else detail[:170]
