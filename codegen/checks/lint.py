@@ -94,6 +94,8 @@ RULES = (
     ),
 )
 RULE_IDS = frozenset(rule.id for rule in RULES)
+SCHEMA_RULES = frozenset({"required-property", "unique-enum"})
+_IGNORABLE = RULE_IDS - SCHEMA_RULES - {"lint-ignore"}
 _FIX = {rule.id: rule.fix for rule in RULES}
 
 
@@ -176,12 +178,20 @@ def _ignores(
     for index, entry in enumerate(raw):
         rule = entry.get("rule") if isinstance(entry, dict) else None
         reason = entry.get("reason") if isinstance(entry, dict) else None
-        if rule not in RULE_IDS or rule == "lint-ignore":
+        if rule in SCHEMA_RULES:
             findings.append(
                 Finding(
                     pointer((*at, index, "rule")),
                     "lint-ignore",
-                    f"unknown rule {rule!r}; the rules are {', '.join(sorted(RULE_IDS))}",
+                    f"{rule!r} judges schemas, which no operation owns: correct the schema",
+                )
+            )
+        elif rule not in _IGNORABLE:
+            findings.append(
+                Finding(
+                    pointer((*at, index, "rule")),
+                    "lint-ignore",
+                    f"unknown rule {rule!r}; the rules are {', '.join(sorted(_IGNORABLE))}",
                 )
             )
         elif not isinstance(reason, str) or not reason.strip():

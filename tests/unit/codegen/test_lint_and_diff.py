@@ -116,6 +116,18 @@ def test_a_rule_is_ignored_per_operation_only_with_a_reason() -> None:
     ]
 
 
+def test_a_schema_rule_cannot_be_ignored_by_an_operation() -> None:
+    data = _spec()
+    get = data["paths"]["/things"]["get"]
+    get["x-lint-ignore"] = [{"rule": "unique-enum", "reason": "the vendor repeats values"}]
+    found = [str(f) for f in lint(data) if f.rule == "lint-ignore"]
+    assert found == [
+        "#/paths/~1things/get/x-lint-ignore/0/rule: [lint-ignore] 'unique-enum' judges schemas, "
+        "which no operation owns: correct the schema (fix: write `x-lint-ignore: [{rule: <id>, "
+        "reason: '<why this operation is different>'}]`)"
+    ]
+
+
 def test_check_fails_on_lint_findings_even_when_the_code_is_up_to_date(tmp_path: Path) -> None:
     root = make_project(tmp_path, "coverage.yaml")
     spec = root / "openapi.yaml"
