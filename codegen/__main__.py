@@ -1,28 +1,16 @@
-"""``python -m codegen``: load → validate → IR → render → format → write."""
+"""``python -m codegen``: the command line; the stages are in ``codegen.pipeline``."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 import tomllib
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from codegen import __version__
-from codegen.errors import (
-    EXIT_OK,
-    EXIT_STALE,
-    CodegenError,
-    ConfigError,
-    Issue,
-    SpecError,
-)
-
-if TYPE_CHECKING:
-    from codegen.spec import LoadedSpec
-    from codegen.write import OutputFile
+from codegen.errors import CodegenError, ConfigError, SpecError
+from codegen.pipeline import Settings, run
 
 _DESCRIPTION = """\
 Generate typed Flask route adapters, request/response models and a service Protocol per
@@ -43,19 +31,6 @@ exit codes:
   3  a generated file was edited by hand; nothing was written (see --force)
   4  internal error (ruff failed on generated code)
 """
-
-
-@dataclass(frozen=True)
-class Settings:
-    spec: Path
-    package: str
-    root: Path
-    check: bool
-    force: bool
-    lenient: bool = False
-    command: str | None = None
-    old: str | None = None
-    new: str | None = None
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -156,128 +131,6 @@ def settings(argv: Sequence[str] | None = None) -> Settings:
         old=getattr(args, "old", None),
         new=getattr(args, "new", None),
     )
-
-
-def _load(options: Settings) -> tuple[LoadedSpec, Mapping[str, Any]]:
-    """The spec, repaired when --lenient, validated, and with class names for components."""
-    from codegen import prepare, spec
-
-    loaded = spec.load(options.spec)
-    warnings: list[Issue] = []
-    if options.lenient:
-        data, warnings = prepare.lenient(loaded.data)
-        loaded = replace(loaded, data=data)
-    # Lint reads the document as written: a derived operationId is still a finding.
-    as_written = loaded.data
-    data, decisions = prepare.normalize(as_written)
-    loaded = replace(loaded, data=data)
-    for warning in [*warnings, *decisions]:
-        print(f"warning: {warning}", file=sys.stderr)
-    issues = spec.validate(loaded.data)
-    if issues:
-        raise SpecError(issues)
-    for warning in spec.request_body_choices(loaded.data):
-        print(f"warning: {warning}", file=sys.stderr)
-    data = prepare.rename_components(prepare.inline_inner_refs(loaded.data))
-    return replace(loaded, data=data), as_written
-
-
-def _lint(options: Settings, data: Mapping[str, Any] | None = None) -> int:
-    from codegen import spec
-    from codegen.lint import lint
-
-    findings = lint(data if data is not None else spec.load(options.spec).data)
-    for finding in findings:
-        print(finding, file=sys.stderr)
-    if findings:
-        print(f"codegen lint: {len(findings)} finding(s)", file=sys.stderr)
-        return EXIT_STALE
-    if options.command == "lint":
-        print("codegen lint: no findings")
-    return EXIT_OK
-
-
-def _diff(options: Settings) -> int:
-    from codegen.diff import gate, load_document
-
-    assert options.old is not None
-    old = load_document(options.old, root=options.root)
-    new = load_document(options.new or str(options.spec), root=options.root)
-    changes, passes = gate(old, new)
-    for change in changes:
-        print(change)
-    breaking = sum(c.breaking for c in changes)
-    verdict = "passes" if passes else "fails: bump the major number of info.version"
-    print(f"codegen diff: {len(changes)} change(s), {breaking} breaking; {verdict}")
-    return EXIT_OK if passes else EXIT_STALE
-
-
-def run(options: Settings) -> int:
-    """The pipeline; raises ``CodegenError`` for every failure that has an exit code."""
-    if options.command == "lint":
-        return _lint(options)
-    if options.command == "diff":
-        return _diff(options)
-    from codegen import ir, write
-    from codegen.format import format_sources
-    from codegen.render import render
-
-    loaded, original = _load(options)
-    api = ir.build(loaded)
-    spec_name = _display_name(options.spec, options.root)
-    sources = render(api, loaded.data, package=options.package, spec_name=spec_name)
-    formatted = format_sources(
-        {source.path: source.text for source in sources},
-        root=options.root,
-        first_party=[options.package.split(".")[0], "runtime"],
-    )
-    outputs = []
-    for source in sources:
-        text = formatted[source.path]
-        if source.owned:
-            text = write.with_header(text, spec_name=spec_name, spec_sha256=loaded.sha256)
-        outputs.append(write.OutputFile(source.path, text, source.owned))
-    outputs += _monitoring(loaded, spec_name)
-    package_dir = options.package.replace(".", "/")
-    plan = write.plan(options.root, package_dir, outputs, force=options.force)
-    if options.check:
-        linted = _lint(options, original)
-        if not plan.stale:
-            print("codegen: up to date")
-            return linted
-        sys.stdout.write(write.diff(plan))
-        stale = len(plan.write) + len(plan.scaffold) + len(plan.remove)
-        print(f"codegen: {stale} file(s) out of date; run `python -m codegen`", file=sys.stderr)
-        return EXIT_STALE
-    write.refuse_hand_edits(plan)
-    write.apply(plan)
-    print(plan.summary())
-    return EXIT_OK
-
-
-def _monitoring(loaded: LoadedSpec, spec_name: str) -> list[OutputFile]:
-    """Rules, alert routes and a dashboard from ``x-slo``; none without it."""
-    from codegen import monitoring, slo, write
-
-    objectives = slo.build(loaded.data)
-    if objectives is None:
-        return []
-    title = str(loaded.data.get("info", {}).get("title", objectives.job))
-    return [
-        write.OutputFile(
-            path,
-            write.with_header(text, spec_name=spec_name, spec_sha256=loaded.sha256, path=path),
-            owned=True,
-        )
-        for path, text in monitoring.render(objectives, title).items()
-    ]
-
-
-def _display_name(spec: Path, root: Path) -> str:
-    try:
-        return spec.relative_to(root).as_posix()
-    except ValueError:
-        return spec.name
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -9,6 +9,7 @@ import keyword
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from codegen.document import lookup, mappings, operations
 from codegen.errors import Issue, pointer
 from codegen.naming import function_name, pascal_case, snake_case
 
@@ -130,8 +131,6 @@ def mismatches(data: Mapping[str, Any]) -> list[Issue]:
     return [
         Issue(issue.pointer, issue.message.removeprefix("lenient: ") + " (--lenient repairs it)")
         for issue in _repairs(data, fix=False)
-        # OpenAPI 3.0 allows repeated enum values; only --lenient drops them.
-        if "duplicate enum values" not in issue.message
     ]
 
 
@@ -157,14 +156,6 @@ def _repairs(data: Any, *, fix: bool) -> list[Issue]:
             elif fix:
                 schema["default"] = fixed
         values = schema.get("enum")
-        if isinstance(values, list):
-            unique = list(dict.fromkeys(json.dumps(v, sort_keys=True) for v in values))
-            if len(unique) != len(values):
-                warnings.append(
-                    Issue(pointer((*path, "enum")), "lenient: duplicate enum values; dropped")
-                )
-                if fix:
-                    schema["enum"] = [json.loads(v) for v in unique]
         items = schema.get("items")
         enum = items.get("enum") if kind == "array" and isinstance(items, dict) else values
         default = schema.get("default")
@@ -235,7 +226,8 @@ def normalize(data: Mapping[str, Any]) -> tuple[dict[str, Any], list[Issue]]:
     - ``default: null`` on a schema that is not ``nullable`` is read as no default (the field
       stays optional); ``nullable: false``, the default anyway, is dropped silently;
     - an array default with items outside ``items.enum`` (the validator does not look there)
-      is dropped.
+      is dropped;
+    - an enum value given twice is kept once (lint reports it).
 
     The document is copied only when something changes."""
     warnings = _operation_ids(data, fix=False) + _schema_decisions(data, fix=False)
@@ -250,7 +242,7 @@ def normalize(data: Mapping[str, Any]) -> tuple[dict[str, Any], list[Issue]]:
 
 def _inner_refs(data: Any) -> Iterator[dict[str, Any]]:
     """References into a component (``#/components/schemas/Thing/properties/id``)."""
-    for _, node in _mappings(data):
+    for _, node in mappings(data):
         ref = node.get("$ref")
         if (
             isinstance(ref, str)
@@ -272,8 +264,6 @@ def inline_inner_refs(data: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _inline(data: dict[str, Any]) -> None:
-    from codegen.spec import lookup
-
     for _ in range(8):  # a target may itself hold such references
         nodes = list(_inner_refs(data))
         if not nodes:
@@ -296,9 +286,24 @@ def derived_operation_id(method: str, url: str) -> str:
     return "_".join(parts) if len(parts) > 1 else f"{parts[0]}_root"
 
 
-def _operation_ids(data: Mapping[str, Any], *, fix: bool) -> list[Issue]:
-    from codegen.spec import operations
+def repeated_values(values: Any) -> list[str]:
+    """The values an ``enum`` list holds more than once, as JSON (OpenAPI 3.0 allows it)."""
+    if not isinstance(values, list):
+        return []
+    seen: set[str] = set()
+    repeated: list[str] = []
+    for text in map(_canonical, values):
+        if text in seen and text not in repeated:
+            repeated.append(text)
+        seen.add(text)
+    return repeated
 
+
+def _canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True)
+
+
+def _operation_ids(data: Mapping[str, Any], *, fix: bool) -> list[Issue]:
     found = list(operations(data))
     taken = {str(op["operationId"]) for _, _, op in found if op.get("operationId") is not None}
     names = {function_name(name) for name in taken}
@@ -316,9 +321,9 @@ def _operation_ids(data: Mapping[str, Any], *, fix: bool) -> list[Issue]:
         warnings.append(
             Issue(
                 pointer(("paths", url, method)),
-                f"no operationId; named {candidate!r} after the method and path (add "
-                f"`operationId: {candidate}` to choose the name: the runtime resolves handlers "
-                "by operationId, and lint reports the gap)",
+                f"no operationId; named {candidate!r} after the method and path, in the code "
+                f"and at run time (add `operationId: {candidate}` to choose the name; lint "
+                "reports the gap)",
             )
         )
         if fix and isinstance(operation, dict):
@@ -328,7 +333,7 @@ def _operation_ids(data: Mapping[str, Any], *, fix: bool) -> list[Issue]:
 
 def _schema_decisions(data: Any, *, fix: bool) -> list[Issue]:
     warnings: list[Issue] = []
-    for path, node in _mappings(data):
+    for path, node in mappings(data):
         if "default" in node and node["default"] is None and node.get("nullable") is not True:
             warnings.append(
                 Issue(
@@ -357,6 +362,17 @@ def _schema_decisions(data: Any, *, fix: bool) -> list[Issue]:
             )
             if fix:
                 del node["default"]
+        values = node.get("enum")
+        repeated = repeated_values(values)
+        if repeated:
+            warnings.append(
+                Issue(
+                    pointer((*path, "enum")),
+                    f"enum values repeated ({', '.join(repeated)}); each is generated once",
+                )
+            )
+            if fix and isinstance(values, list):
+                node["enum"] = [json.loads(v) for v in dict.fromkeys(map(_canonical, values))]
         pattern = node.get("pattern")
         if isinstance(pattern, str) and not _rust_regex(pattern):
             warnings.append(
@@ -378,24 +394,9 @@ def _schema_decisions(data: Any, *, fix: bool) -> list[Issue]:
 def _explicit_not_nullable(data: Any) -> Iterator[tuple[tuple[object, ...], dict[str, Any]]]:
     """Schemas that say ``nullable: false``, which datamodel-code-generator types as ``X = None``
     on an optional field; without it the field is ``X | None = None``, as every optional one."""
-    for path, node in _mappings(data):
+    for path, node in mappings(data):
         if node.get("nullable") is False:
             yield path, node
-
-
-def _mappings(
-    node: Any, path: tuple[object, ...] = ()
-) -> Iterator[tuple[tuple[object, ...], dict[str, Any]]]:
-    """Every mapping of the document, outside examples, parents before children."""
-    if isinstance(node, dict):
-        yield path, node
-        for key, value in list(node.items()):
-            if key in ("example", "examples"):
-                continue
-            yield from _mappings(value, (*path, key))
-    elif isinstance(node, list):
-        for index, value in enumerate(node):
-            yield from _mappings(value, (*path, index))
 
 
 @functools.lru_cache(maxsize=4096)

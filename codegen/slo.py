@@ -20,8 +20,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from codegen.document import operation_domain, operations
 from codegen.errors import Issue, pointer
-from codegen.spec import operation_domain, operations
 
 # The runtime's histogram buckets (runtime/metrics.py); a latency threshold must be one of
 # them, or the share of slow requests could not be counted exactly.

@@ -2,27 +2,43 @@
 
 from __future__ import annotations
 
-import hashlib
 import importlib
+import re
 from collections import defaultdict
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-import yaml
+from codegen import policies, prepare, slo
+from codegen.document import (
+    DEFAULT_DOMAIN,
+    HTTP_METHODS,
+    LoadedSpec,
+    load,
+    lookup,
+    mappings,
+    operation_domain,
+    operations,
+    resolve,
+)
+from codegen.errors import Issue, pointer
+from codegen.naming import function_name
 
-from codegen import policies
-from codegen.errors import Issue, SpecError, pointer
-from codegen.naming import domain_name, function_name
-
-HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+# WHY: the IR and the type mapping import these from here; `document` is where they live.
+__all__ = [
+    "DEFAULT_DOMAIN",
+    "HTTP_METHODS",
+    "LoadedSpec",
+    "load",
+    "lookup",
+    "operation_domain",
+    "operations",
+    "resolve",
+]
 RESERVED_MODULES = frozenset({"components", "operations"})
 JSON_CONTENT = "application/json"
 PROBLEM_CONTENT = "application/problem+json"
 FORM_CONTENT = "application/x-www-form-urlencoded"
 MULTIPART_CONTENT = "multipart/form-data"
-DEFAULT_DOMAIN = "default"
 STATUS_RANGES = ("1XX", "2XX", "3XX", "4XX", "5XX")
 
 
@@ -49,66 +65,66 @@ def pick_request_content(content: Mapping[str, Any]) -> str:
     return min(content, key=lambda t: (_BODY_PREFERENCE.index(body_kind(str(t))), str(t)))
 
 
-_TIMESTAMP = "tag:yaml.org,2002:timestamp"
-
-
-class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
-    """The safe loader, libyaml's C one when available, that keeps ``2022-01-01`` a string.
-
-    An OpenAPI document is JSON: an unquoted date in YAML means the string, and the validator
-    cannot handle a ``datetime.date`` (``Unsupported type: 'date'``)."""
-
-
-# WHY: the resolvers are a class attribute shared with SafeLoader; the copy changes only ours.
-_Loader.yaml_implicit_resolvers = {
-    first: [(tag, regex) for tag, regex in resolvers if tag != _TIMESTAMP]
-    for first, resolvers in _Loader.yaml_implicit_resolvers.items()
-}
-
-
-@dataclass(frozen=True)
-class LoadedSpec:
-    """The parsed document and the hash of the bytes it came from."""
-
-    path: Path
-    data: Mapping[str, Any]
-    sha256: str
-
-
-def load(path: Path) -> LoadedSpec:
-    """Read a YAML or JSON spec; a syntax error is a located issue, not a traceback."""
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise SpecError([Issue("#", f"cannot read {path}: {exc.strerror}")]) from None
-    try:
-        # The C loader (libyaml) reads a 2 MB spec ten times faster than the pure-Python one.
-        data = yaml.load(raw, Loader=_Loader)  # noqa: S506  # nosec B506
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
-        raise SpecError([Issue("#", f"{where}: YAML syntax error: {exc.problem}")]) from None
-    except yaml.YAMLError as exc:
-        raise SpecError([Issue("#", f"{path}: YAML syntax error: {exc}")]) from None
-    if not isinstance(data, dict):
-        raise SpecError([Issue("#", "the spec must be a mapping (an OpenAPI document)")])
-    return LoadedSpec(path=path, data=data, sha256=hashlib.sha256(raw).hexdigest())
-
-
 def validate(data: Mapping[str, Any]) -> list[Issue]:
     """Every problem: OpenAPI 3.0 validity first, then what codegen itself needs."""
-    from codegen.prepare import mismatches
-
     ref_issues = list(_check_refs(data))
     issues = _openapi_issues(data, run_semantic_pass=not ref_issues)
-    located = mismatches(data)
+    located = prepare.mismatches(data)
     if located:
         # WHY: the validator reports a default of the wrong type without saying where.
         issues = [i for i in issues if i.pointer != "#" or not _value_message(i.message)]
         issues = located + issues
+    templates = [] if ref_issues else _path_templates(data)
+    if templates:
+        # WHY: the validator names the parameter and the path but not where either stands.
+        issues = templates + [
+            i for i in issues if i.pointer != "#" or not _UNRESOLVED_PARAMETER.match(i.message)
+        ]
     issues += ref_issues
     issues += _check_supported(data)
     return sorted(set(issues), key=issues.index)
+
+
+_UNRESOLVED_PARAMETER = re.compile(
+    r"Path parameter '.*' for '.*' operation in '.*' was not resolved"
+)
+
+
+def _path_templates(data: Mapping[str, Any]) -> list[Issue]:
+    """Each path parameter missing from its template, and each template name without one."""
+    issues = []
+    for url, method, operation in operations(data):
+        in_template = set(re.findall(r"{([^}/]+)}", url))
+        declared: dict[str, tuple[object, ...]] = {}
+        places: tuple[tuple[tuple[object, ...], Any], ...] = (
+            (("paths", url, "parameters"), data["paths"][url].get("parameters")),
+            (("paths", url, method, "parameters"), operation.get("parameters")),
+        )
+        for where, params in places:
+            for index, raw in enumerate(params if isinstance(params, list) else []):
+                param = resolve(data, raw)
+                if isinstance(param, dict) and param.get("in") == "path":
+                    declared[str(param.get("name"))] = (*where, index)
+        for name, where in declared.items():
+            if name not in in_template:
+                issues.append(
+                    Issue(
+                        pointer((*where, "name")),
+                        f"path parameter {name!r} is not in the path {url!r}; rename it to one "
+                        f"of {sorted(in_template)} or put `{{{name}}}` into the path"
+                        if in_template
+                        else f"path parameter {name!r} is not in the path {url!r}",
+                    )
+                )
+        for name in sorted(in_template - declared.keys()):
+            issues.append(
+                Issue(
+                    pointer(("paths", url, method)),
+                    f"`{{{name}}}` in the path {url!r} has no path parameter; declare "
+                    f"`{{name: {name}, in: path, required: true, schema: ...}}`",
+                )
+            )
+    return issues
 
 
 def _value_message(message: str) -> bool:
@@ -201,50 +217,10 @@ def _wrong_variant(error: Any) -> bool:
     )
 
 
-def resolve(data: Mapping[str, Any], node: Any) -> Any:
-    """Follow local ``$ref``s until a real object; validation has ruled out dangling ones."""
-    seen: set[str] = set()
-    while isinstance(node, dict) and isinstance(node.get("$ref"), str):
-        ref = node["$ref"]
-        if ref in seen:
-            return node
-        seen.add(ref)
-        node = lookup(data, ref)
-    return node
-
-
-def lookup(data: Mapping[str, Any], ref: str) -> Any:
-    """The object a local ``#/…`` reference points to, or ``None``."""
-    if not ref.startswith("#"):
-        return None
-    node: Any = data
-    for raw in ref[1:].split("/")[1:]:
-        part = raw.replace("~1", "/").replace("~0", "~")
-        if isinstance(node, dict) and part in node:
-            node = node[part]
-        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
-            node = node[int(part)]
-        else:
-            return None
-    return node
-
-
-def _walk(node: Any, path: tuple[object, ...] = ()) -> Iterator[tuple[tuple[object, ...], Any]]:
-    yield path, node
-    if isinstance(node, dict):
-        for key, value in node.items():
-            yield from _walk(value, (*path, key))
-    elif isinstance(node, list):
-        for index, value in enumerate(node):
-            yield from _walk(value, (*path, index))
-
-
 def _check_refs(data: Mapping[str, Any]) -> Iterator[Issue]:
-    for path, node in _walk(data):
-        # `example(s)` values are free-form data: a "$ref" key there is not a reference.
-        if "example" in path or "examples" in path:
-            continue
-        if not isinstance(node, dict) or "$ref" not in node:
+    # `example(s)` values are free-form data: a "$ref" key there is not a reference.
+    for path, node in mappings(data):
+        if "$ref" not in node:
             continue
         ref = node["$ref"]
         where = pointer(path)
@@ -257,31 +233,6 @@ def _check_refs(data: Mapping[str, Any]) -> Iterator[Issue]:
             )
         elif lookup(data, ref) is None:
             yield Issue(where, f"$ref {ref!r} points to nothing in this document")
-
-
-def operations(data: Mapping[str, Any]) -> Iterator[tuple[str, str, Mapping[str, Any]]]:
-    """``(path, method, operation)`` for every operation, in document order."""
-    paths = data.get("paths")
-    if not isinstance(paths, dict):
-        return
-    for url, item in paths.items():
-        if not isinstance(item, dict):
-            continue
-        for method in HTTP_METHODS:
-            operation = item.get(method)
-            if isinstance(operation, dict):
-                yield str(url), method, operation
-
-
-def operation_domain(operation: Mapping[str, Any]) -> str:
-    """The domain of an operation: ``x-domain``, else its first tag, else ``default``."""
-    explicit = operation.get("x-domain")
-    if isinstance(explicit, str) and explicit:
-        return domain_name(explicit)
-    tags = operation.get("tags")
-    if isinstance(tags, list) and tags and isinstance(tags[0], str) and tags[0]:
-        return domain_name(tags[0])
-    return DEFAULT_DOMAIN
 
 
 def _check_supported(data: Mapping[str, Any]) -> list[Issue]:
@@ -332,8 +283,6 @@ def _check_supported(data: Mapping[str, Any]) -> list[Issue]:
         issues += _check_responses(data, (*where, "responses"), operation.get("responses"))
         issues += policies.check(operation, where)
     issues += policies.check(data, ())
-    from codegen import slo  # WHY here: codegen.slo reads operations through this module
-
     issues += slo.check(data)
     return issues
 

@@ -129,7 +129,7 @@ def build_app(
         )
     app.add_api(
         spec_path.name,
-        resolver=OperationResolver(registry.operations),
+        resolver=OperationResolver(registry),
         strict_validation=True,
         validate_responses=settings.validate_responses,
         validator_map=VALIDATOR_MAP,

@@ -90,16 +90,25 @@ def _import(target: str) -> Callable[..., Any]:
 
 
 class OperationResolver(Resolver):  # type: ignore[misc]
-    """Resolves operations through the generated ``OPERATIONS`` registry (``module:function``)."""
+    """Resolves operations through the generated registry's adapters (``module:function``)."""
 
-    def __init__(self, operations: Mapping[str, str]) -> None:
+    def __init__(self, registry: Registry) -> None:
         super().__init__()
-        self._operations = dict(operations)
+        self._registry = registry
+        self._operations = dict(registry.operations)
 
     def resolve_operation_id(self, operation: Any) -> str:
-        operation_id = operation.operation_id
+        """The spec's operationId, else the name codegen gave the operation's route.
+
+        WHY: Connexion reads the spec file itself, so its operation has no operationId where
+        the spec gives none; the name returned here becomes the operation's, routing included."""
+        method = operation.method.upper()
+        operation_id = operation.operation_id or self._registry.operation_at(method, operation.path)
         if not operation_id:
-            raise ResolverError(f"{operation.method.upper()} {operation.path} has no operationId.")
+            raise ResolverError(
+                f"{method} {operation.path} has no operationId and no name in the generated "
+                "registry; run `python -m codegen`."
+            )
         return str(operation_id)
 
     def resolve_function_from_operation_id(self, operation_id: str) -> Callable[..., Any]:

@@ -26,7 +26,7 @@ def _time(command: list[str], cwd: Path) -> tuple[float, int]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--corpus", type=Path, default=Path("/work/shared/specs"))
+    parser.add_argument("--corpus", type=Path, default=ROOT.parent / "shared" / "specs")
     args = parser.parse_args()
     python = sys.executable
     check = [_time([python, "-m", "codegen", "--check"], ROOT) for _ in range(args.runs)]

@@ -1,48 +1,39 @@
-"""Run ``python -m codegen`` on every document of a corpus of real OpenAPI specs.
+"""Run ``python -m codegen`` and datamodel-code-generator on a corpus of real OpenAPI documents.
 
-``.venv/bin/python scripts/codegen_corpus.py [--lenient] [--only NAME ...] [DIR]``
+``.venv/bin/python scripts/codegen_corpus.py [--lenient] [--only NAME ...] [--no-dmcg] [DIR]``
 
-For each document, in a fresh temporary project: generate, then (when that worked) import the
-package, run ruff and mypy on it, and regenerate with ``--check``. A document passes when all
-of that succeeds, or when codegen exits 2 with located errors and no traceback. Prints a table;
-exits 1 if any document fails."""
+The corpus is ``../shared/specs`` beside the repository unless DIR (or ``CODEGEN_CORPUS``)
+names another folder. Each document is judged in a fresh temporary project whose
+``pyproject.toml`` carries this repository's own ruff and mypy configuration (rule set,
+``mypy --strict`` with the pydantic plugin and its settings), for a package named ``gen``:
+generate, import every module, ``ruff check``, ``mypy``, and regenerate with ``--check``. A
+document passes when all of that succeeds, or when codegen exits 2 with located errors and no
+traceback. datamodel-code-generator then runs on the same document, judged the same way.
+
+Per document the table gives the verdict, the seconds generation took, the typed fields, the
+fields left ``Any`` (or ``dict[str, Any]``, ``list[Any]``) although the spec gave their schema
+properties, the numbered class names (``Type12``, ``Status2``: names no one chose) and the
+component schemas whose name is not a class of the output. Exits 1 if a document fails."""
 
 from __future__ import annotations
 
 import argparse
+import ast
 import os
+import re
 import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-# The corpus sits in shared/ beside the repository; CODEGEN_CORPUS points elsewhere.
-CORPUS = Path(
-    os.environ.get("CODEGEN_CORPUS", Path(__file__).resolve().parents[2] / "shared" / "specs")
-)
+CORPUS = Path(os.environ.get("CODEGEN_CORPUS", ROOT.parent / "shared" / "specs"))
 PYTHON = sys.executable
 PACKAGE = "gen.api"
-PYPROJECT = f"""\
-[tool.codegen]
-spec = "openapi.yaml"
-package = "{PACKAGE}"
-
-[tool.ruff]
-line-length = 100
-target-version = "py311"
-"""
-MYPY_INI = """\
-[mypy]
-strict = True
-plugins = pydantic.mypy
-[mypy-connexion.*,a2wsgi.*,uvicorn_worker.*,gunicorn.*]
-ignore_missing_imports = True
-[mypy-runtime.*]
-follow_imports = silent
-"""
 SUFFIXES = (".yaml", ".yml", ".json")
 IMPORT_ALL = (
     f"import importlib, pkgutil, {PACKAGE}\n"
@@ -51,6 +42,190 @@ IMPORT_ALL = (
 )
 # Shared by every document: a cold mypy spends ~40 s on pydantic and flask alone.
 MYPY_CACHE = str(Path(tempfile.gettempdir()) / "codegen-corpus-mypy-cache")
+_JUDGED_SECTIONS = ("tool.ruff", "tool.mypy", "tool.pydantic-mypy")
+
+
+def project_config(pyproject: str) -> str:
+    """The ``pyproject.toml`` of a scratch project: this repository's ruff and mypy sections,
+    verbatim but for the package names, under a ``[tool.codegen]`` for ``gen.api``."""
+    kept: list[str] = []
+    keep = False
+    for line in pyproject.splitlines():
+        header = re.fullmatch(r"\[\[?([^\]]+)\]\]?\s*", line)
+        if header:
+            name = header[1].strip()
+            keep = any(name == s or name.startswith(f"{s}.") for s in _JUDGED_SECTIONS)
+        if not keep:
+            continue
+        if re.match(r"\s*packages\s*=", line):
+            continue  # mypy gets `-p gen.api` instead
+        if re.match(r"\s*known-first-party\s*=", line):
+            # WHY: the repository's own packages; a team's are its package and the runtime.
+            line = 'known-first-party = ["gen", "runtime"]'
+        kept.append(line)
+    codegen = f'[tool.codegen]\nspec = "openapi.yaml"\npackage = "{PACKAGE}"\n'
+    # WHY: the runtime is this repository's code, judged by its own gates; only gen is judged.
+    runtime = '\n[[tool.mypy.overrides]]\nmodule = ["runtime.*"]\nfollow_imports = "silent"\n'
+    return codegen + "\n" + "\n".join(kept).strip() + "\n" + runtime
+
+
+@dataclass
+class Fields:
+    """What the generated models make of the spec's schemas."""
+
+    typed: int = 0
+    untyped_with_properties: int = 0
+    numbered: int = 0
+    renamed: int = 0
+    examples: list[str] = field(default_factory=list)
+
+
+_NUMBERED = re.compile(r"(?P<base>[A-Za-z_]*[A-Za-z_])(?P<number>\d+)")
+
+
+def numbered(name: str, names: set[str]) -> bool:
+    """Whether a class name is a number stuck to a base no one chose (``Type12``) or to a name
+    that was taken (``Status2`` beside ``Status``); ``GetThing404`` is a status, not a number."""
+    match = _NUMBERED.fullmatch(name)
+    if match is None:
+        return False
+    base, number = match["base"], match["number"]
+    if len(number) == 3 and number[0] in "12345":
+        return False
+    return base in ("Type", "Model", "Field", "Item", "Schema") or base in names
+
+
+def _object_schemas(node: Any) -> Iterator[tuple[frozenset[str], Mapping[str, Any]]]:
+    """Every schema of the document that lists properties, with the set of their names."""
+    if isinstance(node, dict):
+        properties = node.get("properties")
+        if isinstance(properties, dict) and properties:
+            yield frozenset(map(str, properties)), node
+        for key, value in node.items():
+            if key not in ("example", "examples"):
+                yield from _object_schemas(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _object_schemas(value)
+
+
+def _resolve(data: Mapping[str, Any], node: Any) -> Any:
+    seen: set[str] = set()
+    while isinstance(node, dict) and isinstance(node.get("$ref"), str) and node["$ref"] not in seen:
+        seen.add(node["$ref"])
+        target: Any = data
+        for part in node["$ref"].lstrip("#/").split("/"):
+            part = part.replace("~1", "/").replace("~0", "~")
+            target = target.get(part) if isinstance(target, dict) else None
+        node = target
+    return node
+
+
+def gives_properties(data: Mapping[str, Any], schema: Any, depth: int = 0) -> bool:
+    """Whether a schema (or the items of an array, or a member of a composition) lists
+    properties: a field of that schema typed ``Any`` lost them."""
+    schema = _resolve(data, schema)
+    if not isinstance(schema, dict) or depth > 8:
+        return False
+    if isinstance(schema.get("properties"), dict) and schema["properties"]:
+        return True
+    members: list[Any] = [schema.get("items"), schema.get("additionalProperties")]
+    for key in ("allOf", "oneOf", "anyOf"):
+        composed = schema.get(key)
+        members += composed if isinstance(composed, list) else []
+    return any(gives_properties(data, member, depth + 1) for member in members)
+
+
+def _body_schemas(data: Mapping[str, Any]) -> dict[str, Any]:
+    """codegen's request and response classes (``<Operation>Request``, ``<Operation><status>``)
+    → the schema of the body they carry, so a whole body left untyped is counted too."""
+    from codegen.document import operations
+    from codegen.naming import pascal_case
+
+    found: dict[str, Any] = {}
+    for _, _, operation in operations(data):
+        prefix = pascal_case(str(operation.get("operationId") or ""))
+        if not prefix:
+            continue
+        body = _resolve(data, operation.get("requestBody"))
+        found[f"{prefix}Request"] = _json_schema(data, body)
+        responses = operation.get("responses")
+        for status, response in (responses if isinstance(responses, dict) else {}).items():
+            found[f"{prefix}{pascal_case(str(status))}"] = _json_schema(
+                data, _resolve(data, response)
+            )
+    return {name: schema for name, schema in found.items() if schema is not None}
+
+
+def _json_schema(data: Mapping[str, Any], holder: Any) -> Any:
+    content = holder.get("content") if isinstance(holder, dict) else None
+    if not isinstance(content, dict):
+        return None
+    for media, value in content.items():
+        if "json" in str(media):
+            media_object = _resolve(data, value)
+            return media_object.get("schema") if isinstance(media_object, dict) else None
+    return None
+
+
+def _wire_name(statement: ast.AnnAssign) -> str | None:
+    target = statement.target
+    if not isinstance(target, ast.Name) or target.id == "model_config":
+        return None
+    calls = [statement.value] if isinstance(statement.value, ast.Call) else []
+    calls += [n for n in ast.walk(statement.annotation) if isinstance(n, ast.Call)]
+    for call in calls:
+        for keyword in call.keywords:
+            if keyword.arg == "alias" and isinstance(keyword.value, ast.Constant):
+                return str(keyword.value.value)
+    return target.id
+
+
+def _is_untyped(annotation: str) -> bool:
+    return re.search(r"\bAny\b", annotation) is not None
+
+
+def judge_models(sources: list[str], data: Mapping[str, Any]) -> Fields:
+    """Count typed and silently untyped fields, numbered names and lost component names in
+    generated modules. A class is matched to the spec schema whose property names are the
+    fewest that include its fields' wire names (so a readOnly variant finds its schema)."""
+    index: dict[frozenset[str], Mapping[str, Any]] = {}
+    for keys, found in _object_schemas(data):
+        index.setdefault(keys, found)
+    by_size = sorted(index, key=len)
+    classes: dict[str, list[tuple[str, str]]] = {}
+    for source in sources:
+        for node in ast.walk(ast.parse(source)):
+            if not isinstance(node, ast.ClassDef):
+                continue
+            members = []
+            for statement in node.body:
+                if isinstance(statement, ast.AnnAssign):
+                    annotation = ast.unparse(statement.annotation)
+                    wire = _wire_name(statement)
+                    if wire is not None and not annotation.startswith("ClassVar"):
+                        members.append((wire, annotation))
+            classes[node.name] = members
+    bodies = _body_schemas(data)
+    result = Fields()
+    names = set(classes)
+    for name, members in classes.items():
+        result.numbered += numbered(name, names)
+        wires = frozenset(wire for wire, _ in members)
+        match = index.get(wires) or next((index[k] for k in by_size if wires <= k), None)
+        if name in bodies:
+            match = {"properties": {"body": bodies[name]}}
+        for wire, annotation in members:
+            if not _is_untyped(annotation):
+                result.typed += 1
+            elif match is not None and gives_properties(data, match["properties"].get(wire)):
+                result.untyped_with_properties += 1
+                if len(result.examples) < 3:
+                    result.examples.append(f"{name}.{wire}")
+    components = data.get("components")
+    schemas = components.get("schemas") if isinstance(components, dict) else None
+    result.renamed = sum(1 for n in (schemas or {}) if str(n) not in names)
+    return result
 
 
 @dataclass(frozen=True)
@@ -58,7 +233,7 @@ class Outcome:
     document: str
     result: str
     seconds: float
-    files: int
+    fields: Fields | None
     summary: str
 
     @property
@@ -66,7 +241,7 @@ class Outcome:
         return self.result in ("generated", "rejected")
 
 
-def _run(command: list[str], cwd: Path, timeout: int = 900) -> subprocess.CompletedProcess[str]:
+def _run(command: list[str], cwd: Path, timeout: int = 1800) -> subprocess.CompletedProcess[str]:
     env = {"PYTHONPATH": f"{cwd}:{ROOT}", "MYPYPATH": str(ROOT), "PATH": "/usr/bin:/bin"}
     return subprocess.run(  # noqa: S603  # nosec B603 - fixed commands of this environment
         command, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env, check=False
@@ -74,26 +249,59 @@ def _run(command: list[str], cwd: Path, timeout: int = 900) -> subprocess.Comple
 
 
 def _first_error(text: str) -> str:
-    lines = [line for line in text.splitlines() if line.strip()]
-    errors = [line for line in lines if not line.startswith("warning:")]
+    # No machine paths in the table, and no Python warnings (a tool's advice, not its error).
+    text = text.replace(f"{ROOT}/", "").replace(f"{sys.prefix}/", "")
+    lines = [line for line in text.splitlines() if line.strip() and not line[0].isspace()]
+    errors = [line for line in lines if not line.startswith("warning:") and "Warning:" not in line]
+    # WHY: ruff's suggestion for a look-alike character is itself one, which breaks Markdown.
+    errors = [re.sub(r" Did you mean .*?\?", "", line) for line in errors]
     summary = errors[-1] if errors else ""
     detail = errors[0] if errors else ""
     return f"{detail[:110]} … {summary[:60]}" if len(errors) > 1 else detail[:170]
 
 
+def _load(spec: Path) -> Mapping[str, Any]:
+    from codegen.document import load
+
+    return load(spec).data
+
+
+def _judge(project: Path, target: list[str], checks: list[tuple[str, list[str]]]) -> str | None:
+    """The first failed check as ``NAME FAILED: detail``, or ``None``."""
+    mypy = [PYTHON, "-m", "mypy", "--cache-dir", MYPY_CACHE]
+    for name, command in [
+        *checks[:1],
+        ("RUFF", [PYTHON, "-m", "ruff", "check", "--no-cache", *target]),
+        ("MYPY", [*mypy, *(["-p", PACKAGE] if target == ["gen"] else target)]),
+        *checks[1:],
+    ]:
+        result = _run(command, project)
+        stale_only = name == "STALE" and result.returncode == 1 and "up to date" in result.stdout
+        if result.returncode != 0 and not stale_only:
+            return f"{name} FAILED: {_first_error(result.stdout + result.stderr)}"
+    return None
+
+
 def run_one(spec: Path, *, lenient: bool, deep: bool) -> Outcome:
-    start = time.perf_counter()
+    """codegen on one document in a fresh project."""
     with tempfile.TemporaryDirectory(prefix="codegen-corpus-") as scratch:
         project = Path(scratch)
-        (project / "pyproject.toml").write_text(PYPROJECT)
-        (project / "mypy.ini").write_text(MYPY_INI)
+        (project / "pyproject.toml").write_text(
+            project_config((ROOT / "pyproject.toml").read_text())
+        )
         (project / "openapi.yaml").write_bytes(spec.read_bytes())
         flags = ["--lenient"] if lenient else []
+        start = time.perf_counter()
         generated = _run([PYTHON, "-m", "codegen", *flags], project)
+        seconds = time.perf_counter() - start
 
         def done(result: str, summary: str = "") -> Outcome:
-            files = len(list((project / "gen").rglob("*.py"))) if (project / "gen").exists() else 0
-            return Outcome(spec.name, result, time.perf_counter() - start, files, summary)
+            package = project / "gen"
+            sources = (
+                [p.read_text() for p in sorted(package.rglob("*.py"))] if package.exists() else []
+            )
+            fields = judge_models(sources, _load(spec)) if sources else None
+            return Outcome(spec.name, result, seconds, fields, summary)
 
         if "Traceback" in generated.stderr:
             return done("CRASH", _first_error(generated.stderr))
@@ -107,22 +315,71 @@ def run_one(spec: Path, *, lenient: bool, deep: bool) -> Outcome:
         if generated.returncode != 0:
             return done(f"EXIT {generated.returncode}", _first_error(generated.stderr))
         if not deep:
-            return done("generated", "not type-checked (--shallow)")
-        mypy = [PYTHON, "-m", "mypy", "--config-file", "mypy.ini", "--cache-dir", MYPY_CACHE]
-        checks = [
-            ("IMPORT", [PYTHON, "-c", IMPORT_ALL]),
-            ("RUFF", [PYTHON, "-m", "ruff", "check", "--no-cache", "--select", "E,F,W", "gen"]),
-            ("MYPY", [*mypy, "-p", PACKAGE]),
-            ("STALE", [PYTHON, "-m", "codegen", "--check", *flags]),
-        ]
-        for name, command in checks:
-            result = _run(command, project)
-            stale_only = (
-                name == "STALE" and result.returncode == 1 and "up to date" in result.stdout
-            )
-            if result.returncode != 0 and not stale_only:
-                return done(f"{name} FAILED", _first_error(result.stdout + result.stderr))
+            return done("generated", "not judged (--shallow)")
+        failed = _judge(
+            project,
+            ["gen"],
+            [
+                ("IMPORT", [PYTHON, "-c", IMPORT_ALL]),
+                ("STALE", [PYTHON, "-m", "codegen", "--check", *flags]),
+            ],
+        )
+        if failed:
+            verdict, _, detail = failed.partition(": ")
+            return done(verdict, detail)
         return done("generated")
+
+
+def run_dmcg(spec: Path, *, deep: bool) -> Outcome:
+    """datamodel-code-generator on the same document (schemas, paths and parameters), judged
+    by the same ruff and mypy configuration."""
+    with tempfile.TemporaryDirectory(prefix="codegen-corpus-dmcg-") as scratch:
+        project = Path(scratch)
+        (project / "pyproject.toml").write_text(
+            project_config((ROOT / "pyproject.toml").read_text())
+        )
+        (project / "openapi.yaml").write_bytes(spec.read_bytes())
+        output = project / "models"
+        command = [PYTHON, "-m", "datamodel_code_generator", "--input", "openapi.yaml"]
+        command += ["--input-file-type", "openapi", "--output-model-type", "pydantic_v2.BaseModel"]
+        command += ["--target-python-version", "3.11", "--openapi-scopes", "schemas", "paths"]
+        command += ["parameters", "--output", str(output)]
+        start = time.perf_counter()
+        generated = _run(command, project)
+        seconds = time.perf_counter() - start
+        files = sorted(output.rglob("*.py")) if output.is_dir() else []
+        files = files or ([output] if output.is_file() else [])
+
+        def done(result: str, summary: str = "") -> Outcome:
+            sources = [p.read_text() for p in files]
+            fields = judge_models(sources, _load(spec)) if sources else None
+            return Outcome(spec.name, result, seconds, fields, summary)
+
+        if generated.returncode != 0 or not files:
+            return done("FAILED", _first_error(generated.stderr))
+        if not deep:
+            return done("generated", "not judged (--shallow)")
+        if output.is_file():
+            output.rename(project / "models.py")
+            files = [project / "models.py"]
+            target = ["models.py"]
+        else:
+            target = ["models"]
+        failed = _judge(project, target, [])
+        if failed:
+            verdict, _, detail = failed.partition(": ")
+            return done(verdict, detail)
+        return done("generated")
+
+
+def _cells(outcome: Outcome) -> str:
+    f = outcome.fields
+    counts = (
+        f"{f.typed} | {f.untyped_with_properties} | {f.numbered} | {f.renamed}"
+        if f
+        else "- | - | - | -"
+    )
+    return f"{outcome.result} | {outcome.seconds:.1f} | {counts}"
 
 
 def main() -> int:
@@ -131,25 +388,39 @@ def main() -> int:
     parser.add_argument("--lenient", action="store_true", help="pass --lenient to codegen")
     parser.add_argument("--only", nargs="*", default=None, help="document names to run")
     parser.add_argument("--shallow", action="store_true", help="skip import, ruff and mypy")
+    parser.add_argument("--no-dmcg", action="store_true", help="skip datamodel-code-generator")
     args = parser.parse_args()
+    if not args.directory.is_dir():
+        parser.error(f"no corpus at {args.directory}; pass its folder or set CODEGEN_CORPUS")
     specs = sorted(p for p in args.directory.iterdir() if p.suffix in SUFFIXES)
     if args.only:
         specs = [p for p in specs if p.name in args.only or p.stem in args.only]
+    mode = "lenient" if args.lenient else "strict"
+    print(
+        f"| document | codegen ({mode}) | s | typed | untyped (had properties) | numbered | "
+        "components renamed | dmcg | s | typed | untyped (had properties) | numbered | "
+        "components renamed | first error (codegen; dmcg) |"
+    )
+    print("|---|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---|")
     outcomes = []
-    print("| document | result | seconds | files | error summary |\n|---|---|---:|---:|---|")
     for spec in specs:
         outcome = run_one(spec, lenient=args.lenient, deep=not args.shallow)
         outcomes.append(outcome)
-        summary = outcome.summary.replace("|", "\\|")
-        print(
-            f"| {outcome.document} | {outcome.result} | {outcome.seconds:.1f} | "
-            f"{outcome.files} | {summary} |",
-            flush=True,
-        )
+        theirs = None if args.no_dmcg else run_dmcg(spec, deep=not args.shallow)
+        other = _cells(theirs) if theirs else "- | - | - | - | - | -"
+        summary = outcome.summary
+        if theirs is not None and theirs.summary:
+            summary += f"{'; ' if summary else ''}dmcg: {theirs.summary}"
+        summary = summary.replace("|", "\\|")
+        examples = outcome.fields.examples if outcome.fields else []
+        lost = f" (untyped e.g. {', '.join(examples)})" if examples else ""
+        print(f"| {spec.stem} | {_cells(outcome)} | {other} | {summary}{lost} |", flush=True)
     failed = [o.document for o in outcomes if not o.passed]
+    generated = sum(o.result == "generated" for o in outcomes)
     print(
-        f"\n{len(outcomes) - len(failed)}/{len(outcomes)} passed"
-        + (f"; failed: {', '.join(failed)}" if failed else "")
+        f"\ncodegen ({mode}): {generated} generated, "
+        f"{sum(o.result == 'rejected' for o in outcomes)} rejected, {len(failed)} failed"
+        + (f": {', '.join(failed)}" if failed else "")
     )
     return 1 if failed else 0
 

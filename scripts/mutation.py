@@ -5,7 +5,7 @@ keeps its own ``mutants/``) against only its fast unit tests, within a time boun
 (module, mutants, killed, survived, score) and the diff of every surviving mutant are printed.
 
     python scripts/mutation.py                      # every module below
-    python scripts/mutation.py codegen/diff.py      # one module
+    python scripts/mutation.py codegen/checks/diff.py   # one module
     python scripts/mutation.py --max-children 1 --timeout-s 300
 """
 
@@ -48,7 +48,7 @@ MODULES = (
     ),
     # WHY not test_lint_and_diff.py: its CLI tests generate a whole project per mutant, which
     # takes the module past any reasonable bound; test_diff.py covers every rule directly.
-    Module("codegen/diff.py", ("tests/unit/codegen/test_diff.py",), 95.0),
+    Module("codegen/checks/diff.py", ("tests/unit/codegen/test_diff.py",), 95.0),
     Module("app/modules/auth/service.py", ("tests/unit/app/test_auth_service.py",), 90.0),
     Module("runtime/validation.py", ("tests/unit/runtime/test_validation.py",), 90.0),
 )

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from codegen.diff import Change, compare, gate, load_document, major
+from codegen.checks.diff import Change, compare, gate, load_document, major
 from codegen.errors import ConfigError
 
 JSON = "application/json"

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 import yaml
 
-from codegen.diff import compare, gate
-from codegen.lint import lint
+from codegen.checks.diff import compare, gate
+from codegen.checks.lint import lint
 from tests.unit.codegen.kit import REPO, SPECS, make_project, run
 
 
@@ -113,6 +113,18 @@ def test_a_rule_is_ignored_per_operation_only_with_a_reason() -> None:
         ("#/paths/~1things/get/x-lint-ignore/0", "lint-ignore"),
         ("#/paths/~1things/get/x-lint-ignore/1/rule", "lint-ignore"),
         ("#/paths/~1things/get", "paginated-list"),
+    ]
+
+
+def test_a_schema_rule_cannot_be_ignored_by_an_operation() -> None:
+    data = _spec()
+    get = data["paths"]["/things"]["get"]
+    get["x-lint-ignore"] = [{"rule": "unique-enum", "reason": "the vendor repeats values"}]
+    found = [str(f) for f in lint(data) if f.rule == "lint-ignore"]
+    assert found == [
+        "#/paths/~1things/get/x-lint-ignore/0/rule: [lint-ignore] 'unique-enum' judges schemas, "
+        "which no operation owns: correct the schema (fix: write `x-lint-ignore: [{rule: <id>, "
+        "reason: '<why this operation is different>'}]`)"
     ]
 
 
@@ -233,3 +245,45 @@ def test_swagger_2_is_rejected_with_advice(tmp_path: Path) -> None:
     result = run(root)
     assert result.exit_code == 2
     assert "#/swagger: Swagger 2.0 is not supported; convert the document" in result.stderr
+
+
+def test_a_required_name_absent_from_the_properties_is_a_finding_with_a_suggestion() -> None:
+    data = _spec()
+    data["components"]["schemas"]["Record"] = {
+        "type": "object",
+        "required": ["id", "created"],
+        "properties": {"id": {"type": "string"}, "created_at": {"type": "string"}},
+    }
+    # An allOf member may require what another member declares.
+    data["components"]["schemas"]["Merged"] = {
+        "allOf": [{"$ref": "#/components/schemas/Record"}, {"required": ["id"], "properties": {}}]
+    }
+    findings = [f for f in lint(data) if f.rule == "required-property"]
+    assert [f.pointer for f in findings] == ["#/components/schemas/Record/required/1"]
+    assert "'created' is required but not among the properties (did you mean 'created_at'?)" in (
+        str(findings[0])
+    )
+    assert "(fix: correct the spelling in `required`" in str(findings[0])
+
+
+def test_a_repeated_enum_value_is_a_finding_and_generated_once(tmp_path: Path) -> None:
+    data = _spec()
+    data["components"]["schemas"]["Wallet"] = {
+        "type": "string",
+        "enum": ["grabpay_VN", "grabpay_SG", "grabpay_VN"],
+    }
+    findings = [str(f) for f in lint(data) if f.rule == "unique-enum"]
+    assert findings == [
+        '#/components/schemas/Wallet/enum: [unique-enum] the enum repeats "grabpay_VN" '
+        "(fix: remove the repeated value (codegen keeps one))"
+    ]
+    root = make_project(tmp_path, "coverage.yaml")
+    (root / "openapi.yaml").write_text(yaml.safe_dump(data))
+    result = run(root)
+    assert result.exit_code == 0, result.stderr
+    assert (
+        'warning: #/components/schemas/Wallet/enum: enum values repeated ("grabpay_VN"); '
+        "each is generated once"
+    ) in result.stderr
+    components = (root / "sample/api/components.py").read_text()
+    assert components.count('"grabpay_VN"') == 1

@@ -1,11 +1,16 @@
 from __future__ import annotations
 
 import hashlib
+import importlib
+import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import connexion
 import pytest
 
-from runtime.routing import Registry, RegistryError, check_registry
+from runtime.routing import OperationResolver, Registry, RegistryError, check_registry
 
 SPEC = """openapi: 3.0.3
 info: {title: t, version: '1'}
@@ -76,3 +81,51 @@ def test_the_registry_answers_the_facts_the_runtime_builds_from(spec: Path) -> N
         "createThing",
         None,
     )
+
+
+UNNAMED_SERVICE = """\
+from __future__ import annotations
+
+from .schemas import GetThings200, GetThingsRequest, GetThingsResponse
+
+
+class ThingsServiceImpl:
+    def get_things(self, request: GetThingsRequest, /) -> GetThingsResponse:
+        return GetThings200()
+
+    def create_thing(self, request: object, /) -> object:
+        raise NotImplementedError
+
+
+def get_service() -> ThingsServiceImpl:
+    return ThingsServiceImpl()
+"""
+
+
+@pytest.fixture
+def unnamed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Path, Any]]:
+    """A project generated from a spec whose GET /things has no operationId, imported."""
+    from tests.unit.codegen.kit import make_project, run
+
+    root = make_project(tmp_path, "no_operation_id.yaml")
+    assert run(root, "--package", "unnamed_ops.api").exit_code == 0
+    (root / "unnamed_ops/api/things/service.py").write_text(UNNAMED_SERVICE)
+    monkeypatch.syspath_prepend(str(root))
+    yield root, importlib.import_module("unnamed_ops.api.operations")
+    for name in [m for m in sys.modules if m.startswith("unnamed_ops")]:
+        del sys.modules[name]
+
+
+def test_an_operation_without_operation_id_is_served_under_the_name_codegen_gave_it(
+    unnamed: tuple[Path, Any],
+) -> None:
+    root, module = unnamed
+    generated = Registry.from_module(module)
+    assert generated.routes["get_things"] == ("GET", "/things")
+    spec = root / "openapi.yaml"
+    check_registry(spec, generated)
+
+    app = connexion.FlaskApp(__name__)
+    app.add_api(spec, resolver=OperationResolver(generated), pythonic_params=False)
+    response = app.test_client().get("/things")
+    assert response.status_code == 200, response.text

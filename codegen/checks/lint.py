@@ -5,20 +5,16 @@ A rule is switched off for one operation with a reason, which reviewers then rea
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from codegen import policies
+from codegen.document import mappings, operations, resolve
 from codegen.errors import pointer
-from codegen.spec import (
-    JSON_CONTENT,
-    PROBLEM_CONTENT,
-    STATUS_RANGES,
-    body_kind,
-    operations,
-    resolve,
-)
+from codegen.prepare import repeated_values
+from codegen.spec import JSON_CONTENT, PROBLEM_CONTENT, STATUS_RANGES, body_kind
 
 PAGINATION_PARAMETERS = frozenset(
     {"limit", "cursor", "page", "page_size", "pagesize", "per_page", "perpage", "offset"}
@@ -81,12 +77,25 @@ RULES = (
         "428) and the `412` and `428` responses",
     ),
     Rule(
+        "required-property",
+        "every name a schema lists in `required` is one of its `properties`",
+        "correct the spelling in `required` or add the property (a misspelt name leaves the "
+        "field optional)",
+    ),
+    Rule(
+        "unique-enum",
+        "an enum lists each value once",
+        "remove the repeated value (codegen keeps one)",
+    ),
+    Rule(
         "lint-ignore",
         "every `x-lint-ignore` entry names a known rule and gives a reason",
         "write `x-lint-ignore: [{rule: <id>, reason: '<why this operation is different>'}]`",
     ),
 )
 RULE_IDS = frozenset(rule.id for rule in RULES)
+SCHEMA_RULES = frozenset({"required-property", "unique-enum"})
+_IGNORABLE = RULE_IDS - SCHEMA_RULES - {"lint-ignore"}
 _FIX = {rule.id: rule.fix for rule in RULES}
 
 
@@ -112,7 +121,47 @@ def lint(data: Mapping[str, Any]) -> list[Finding]:
             findings += [
                 f for f in check(data, operation, where, root_security) if f.rule not in ignored
             ]
-    return findings
+    return findings + list(_schema_findings(data))
+
+
+_COMPOSED = ("allOf", "anyOf", "oneOf")
+
+
+def _schema_findings(data: Mapping[str, Any]) -> Iterator[Finding]:
+    """Schema rules, anywhere in the document (they belong to no one operation)."""
+    for path, node in mappings(data):
+        required, properties = node.get("required"), node.get("properties")
+        # WHY: an allOf member may require what a sibling declares; only the merge can tell.
+        in_composition = len(path) > 1 and path[-2] in _COMPOSED
+        if (
+            isinstance(required, list)
+            and isinstance(properties, dict)
+            and not in_composition
+            and not any(key in node for key in _COMPOSED)
+        ):
+            for index, name in enumerate(required):
+                if name not in properties:
+                    yield Finding(
+                        pointer((*path, "required", index)),
+                        "required-property",
+                        f"{name!r} is required but not among the properties "
+                        f"({_closest(str(name), list(map(str, properties)))})",
+                    )
+        repeated = repeated_values(node.get("enum"))
+        if repeated:
+            yield Finding(
+                pointer((*path, "enum")),
+                "unique-enum",
+                f"the enum repeats {', '.join(repeated)}",
+            )
+
+
+def _closest(name: str, candidates: list[str]) -> str:
+    close = difflib.get_close_matches(name, candidates, n=1)
+    if close:
+        return f"did you mean {close[0]!r}?"
+    more = ", ..." if len(candidates) > 8 else ""
+    return f"they are {', '.join(candidates[:8])}{more}"
 
 
 def _ignores(
@@ -129,12 +178,20 @@ def _ignores(
     for index, entry in enumerate(raw):
         rule = entry.get("rule") if isinstance(entry, dict) else None
         reason = entry.get("reason") if isinstance(entry, dict) else None
-        if rule not in RULE_IDS or rule == "lint-ignore":
+        if rule in SCHEMA_RULES:
             findings.append(
                 Finding(
                     pointer((*at, index, "rule")),
                     "lint-ignore",
-                    f"unknown rule {rule!r}; the rules are {', '.join(sorted(RULE_IDS))}",
+                    f"{rule!r} judges schemas, which no operation owns: correct the schema",
+                )
+            )
+        elif rule not in _IGNORABLE:
+            findings.append(
+                Finding(
+                    pointer((*at, index, "rule")),
+                    "lint-ignore",
+                    f"unknown rule {rule!r}; the rules are {', '.join(sorted(_IGNORABLE))}",
                 )
             )
         elif not isinstance(reason, str) or not reason.strip():

@@ -1,0 +1,2 @@
+"""Checks of a spec that generate nothing: API conventions (``lint``), breaking changes
+(``diff``)."""
