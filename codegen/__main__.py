@@ -224,6 +224,8 @@ def run(options: Settings) -> int:
 
     loaded, original = _load(options)
     api = ir.build(loaded)
+    for warning in api.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     spec_name = _display_name(options.spec, options.root)
     sources = render(api, loaded.data, package=options.package, spec_name=spec_name)
     formatted = format_sources(

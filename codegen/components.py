@@ -10,17 +10,28 @@ from collections.abc import Mapping
 from typing import Any
 
 from codegen.errors import Issue, SpecError, pointer
+from codegen.typemodel import Narrowing, apply_narrowing
 
 
-def render_components(schemas: Mapping[str, Any], *, spec_name: str) -> str:
+def render_components(
+    schemas: Mapping[str, Any],
+    *,
+    spec_name: str,
+    narrowed: Mapping[str, Narrowing] | None = None,
+) -> str:
     """The text of ``components.py``: every component schema, shared by all domains."""
     doc = f'"""Shared component schemas of {spec_name}, as Pydantic models."""\n'
     if not schemas:
         return doc
     # Key order is kept: it is the field order of the models.
-    code = _generate(json.dumps(schemas, ensure_ascii=False, default=str))
+    code = apply_narrowing(
+        _generate(json.dumps(schemas, ensure_ascii=False, default=str)), narrowed or {}
+    )
     missing = [
-        name for name in schemas if not re.search(rf"^class {re.escape(name)}\b", code, re.M)
+        name
+        for name in schemas
+        if name not in (narrowed or {})
+        and not re.search(rf"^class {re.escape(name)}\b", code, re.M)
     ]
     if missing:
         raise SpecError(
