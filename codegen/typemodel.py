@@ -80,12 +80,19 @@ class _Names:
         self.model = model
         self.generated = generated
         self.taken: set[str] = set(_RESERVED) | set(generated)
+        self.claimed: set[str] = set()
+
+    def release(self, name: str) -> None:
+        """A generated name render will not use after all."""
+        if name in self.generated and name not in self.claimed:
+            self.taken.discard(name)
 
     def claim(self, wanted: str, where: str, *, kind: str, first: str | None = None) -> str:
         """``wanted``, or ``first`` when that is free (a singular item name); else a suffix."""
         base = wanted if wanted[:1].isalpha() else f"Schema{wanted}"
         if first is not None and first not in self.taken:
             self.taken.add(first)
+            self.claimed.add(first)
             return first
         candidate = base
         if candidate in self.taken:
@@ -95,9 +102,14 @@ class _Names:
             number += 1
             candidate = f"{base}{kind}{number}"
         self.taken.add(candidate)
+        self.claimed.add(candidate)
         if candidate != base:
             owner = self.generated.get(base)
-            why = f"a generated type of {owner!r}" if owner else "another type"
+            why = "another type"
+            if owner is not None and owner.startswith("components/"):
+                why = f"a readOnly/writeOnly variant of {owner.rsplit('/', 1)[-1]!r}"
+            elif owner is not None:
+                why = f"a generated type of {owner!r}"
             self.model.warnings.append(
                 Issue(where, f"type {base!r} renamed {candidate!r}: {why} has that name")
             )
@@ -131,6 +143,13 @@ def _operations(document: Mapping[str, Any]) -> Iterator[tuple[str, str, dict[st
 def _claim_components(document: dict[str, Any], names: _Names) -> None:
     """Spec-named components keep their names unless a generated type needs one."""
     schemas: dict[str, Any] = document["components"]["schemas"]
+    for name, schema in schemas.items():
+        if _has_access_modes(schema):
+            # WHY: datamodel-code-generator adds ThingRequest (no readOnly fields) and
+            # ThingResponse (no writeOnly ones) beside Thing, and numbers its own clashes.
+            for variant in ("Request", "Response"):
+                names.generated.setdefault(f"{name}{variant}", f"components/schemas/{name}")
+                names.taken.add(f"{name}{variant}")
     renamed: dict[str, str] = {}
     for name in schemas:
         new = names.claim(str(name), pointer(("components", "schemas", name)), kind="Schema")
@@ -142,6 +161,18 @@ def _claim_components(document: dict[str, Any], names: _Names) -> None:
         (_unescape(renamed.get(escape(str(k)), escape(str(k))))): v for k, v in schemas.items()
     }
     rewrite_refs(document, renamed)
+
+
+def _has_access_modes(schema: Any) -> bool:
+    if not isinstance(schema, dict):
+        return False
+    parts = [schema, *(p for p in schema.get("allOf") or [] if isinstance(p, dict))]
+    return any(
+        isinstance(value, dict)
+        and (value.get("readOnly") is True or value.get("writeOnly") is True)
+        for part in parts
+        for value in (part.get("properties") or {}).values()
+    )
 
 
 def _unescape(name: str) -> str:
@@ -199,7 +230,8 @@ def _is_composite(schema: Mapping[str, Any]) -> bool:
     parts = schema.get("allOf")
     if not isinstance(parts, list) or not parts:
         return False
-    return len(parts) > 1 or any(isinstance(p, dict) and "$ref" not in p for p in parts)
+    inline = any(isinstance(p, dict) and "$ref" not in p for p in parts)
+    return len(parts) > 1 or inline or isinstance(schema.get("properties"), dict)
 
 
 class _Hoister:
@@ -284,6 +316,10 @@ class _Hoister:
             if top_inline and _is_object(schema) and not _is_composite(schema):
                 media["schema"] = self.visit(schema, hint, position, top=True, enums=False)
             else:
+                if top_inline:
+                    # WHY: render names an inline body class only when the body stays inline;
+                    # lifted (an allOf), the body's component takes that name.
+                    self.names.release(hint)
                 media["schema"] = self.child(schema, hint, position, enums=top_inline is False)
 
     def _parameter(self, item: Any, name: str, where: tuple[object, ...]) -> None:
@@ -351,7 +387,11 @@ class _Hoister:
             ]
         for key in ("oneOf", "anyOf"):
             options = schema.get(key)
-            if isinstance(options, list):
+            if isinstance(options, list) and options and all(map(_presence_only, options)):
+                # Which properties must be present: not a type, and request validation
+                # (Connexion) still checks it against the spec.
+                del result[key]
+            elif isinstance(options, list):
                 result[key] = [
                     self.child(option, hint + _option(option, i), (*where, key, i), enums=enums)
                     for i, option in enumerate(options)
@@ -380,6 +420,11 @@ def _part(name: str) -> str:
     return part or "Property"
 
 
+def _presence_only(option: Any) -> bool:
+    """``{required: [domain]}``: a oneOf/anyOf member that constrains presence only."""
+    return isinstance(option, dict) and bool(option) and set(option) <= {"required", "description"}
+
+
 def _option(option: Any, index: int) -> str:
     """A name part for a ``oneOf``/``anyOf`` member: its title, its constant, or its place."""
     if not isinstance(option, dict):
@@ -391,6 +436,9 @@ def _option(option: Any, index: int) -> str:
         one = isinstance(values, list) and len(values) == 1 and isinstance(values[0], str)
         if one and values is not None and pascal_case(values[0]):
             return pascal_case(values[0])
+    refs = [_component(p) for p in option.get("allOf") or []]
+    if refs and refs[0] is not None:
+        return refs[0]
     kind = option.get("type")
     if isinstance(kind, str) and kind != "object" and "enum" not in option:
         return pascal_case(kind)
