@@ -76,7 +76,7 @@ def build(data: Mapping[str, Any]) -> TypeModel:
 class _Names:
     """Every class name of the output, claimed once; the one place clashes are settled."""
 
-    def __init__(self, model: TypeModel, generated: Mapping[str, str]) -> None:
+    def __init__(self, model: TypeModel, generated: dict[str, str]) -> None:
         self.model = model
         self.generated = generated
         self.taken: set[str] = set(_RESERVED) | set(generated)
