@@ -72,21 +72,21 @@ def _code(char: str) -> str:
     return f"\\u{point:04x}" if point <= 0xFFFF else f"\\U{point:08x}"
 
 
-# Lint rules no generated file can meet, and why, for the file's per-file exemption line.
-_RULES = (
-    # WHY: a one-letter enum member or field the spec names `l`, `I` or `O`.
-    ("E741", re.compile(r"^\s+[lIO]\s*[:=]", re.M), "names the spec chose (`l`, `I`, `O`)"),
-    (
-        "S105",
-        re.compile(r"^\s+\w*(pass|pwd|token|secret)\w*\s*(:[^=\n(]*)?=\s*[\"']", re.M | re.I),
-        "values the spec names like credentials (`refresh_token`) are not secrets",
-    ),
-)
+# WHY: ruff's own test for a credential-like name (S105), on assigned string literals.
+_CREDENTIAL = re.compile(r"(^|_)(pas+wo?r?d|pass(phrase)?|pwd|token|secrete?)($|_)", re.I)
+_ASSIGNED_STRING = re.compile(r"^\s+(\w+)\s*(?::[^=\n(]*)?=\s*[\"']", re.M)
+_ONE_LETTER = re.compile(r"^\s+[lIO]\s*[:=]", re.M)
 
 
 def noqa_header(text: str) -> str:
     """The per-file ``noqa`` line of a generated file, with the reason for each rule beyond E501
     (descriptions become long strings ruff cannot split)."""
-    found = [(code, why) for code, pattern, why in _RULES if pattern.search(text)]
+    found = []
+    if _ONE_LETTER.search(text):
+        found.append(("E741", "names the spec chose (`l`, `I`, `O`)"))
+    if any(_CREDENTIAL.search(m.group(1)) for m in _ASSIGNED_STRING.finditer(text)):
+        found.append(
+            ("S105", "values the spec names like credentials (`refresh_token`) are not secrets")
+        )
     head = "# ruff: noqa: " + ", ".join(["E501", *(code for code, _ in found)]) + "\n"
     return head + "".join(f"# {code}: {why}.\n" for code, why in found)
