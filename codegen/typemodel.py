@@ -222,6 +222,8 @@ def _is_enum(schema: Mapping[str, Any]) -> bool:
         return bool(present) and all(isinstance(v, str) for v in present)
     if kind == "integer":
         return bool(present) and all(type(v) is int for v in present)
+    if kind == "number":
+        return bool(present) and all(type(v) in (int, float) for v in present)
     return False
 
 
