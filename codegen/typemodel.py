@@ -450,30 +450,53 @@ def _option(option: Any, index: int) -> str:
 
 
 def _narrow(model: TypeModel) -> None:
-    """Record each hoisted enum of an ``allOf`` child that narrows its base's enum."""
+    """Make each lifted type of an ``allOf`` child compatible with the base field it overrides.
+
+    A narrowed enum is recorded (rendered as a ``Literal`` of the base members); a lifted object
+    that restates a base's object property becomes a subclass of that property's class."""
     schemas: dict[str, Any] = model.document["components"]["schemas"]
-    for name, schema in schemas.items():
-        parts = schema.get("allOf") if isinstance(schema, dict) else None
-        if not isinstance(parts, list):
+    pending = list(schemas)
+    for _ in range(8):  # a subclass made here may override nested properties in turn
+        changed: list[str] = []
+        for name in pending:
+            changed += _narrow_one(model, schemas, schemas.get(name))
+        if not changed:
+            return
+        pending = changed
+
+
+def _narrow_one(model: TypeModel, schemas: dict[str, Any], schema: Any) -> list[str]:
+    parts = schema.get("allOf") if isinstance(schema, dict) else None
+    if not isinstance(parts, list):
+        return []
+    inherited: dict[str, str] = {}
+    for base in parts:
+        if isinstance(base, dict) and "$ref" in base:
+            inherited.update(_base_properties(schemas, base["$ref"], depth=0))
+    changed = []
+    for part in [*parts, schema]:
+        if not isinstance(part, dict) or "$ref" in part:
             continue
-        bases = [p for p in parts if isinstance(p, dict) and "$ref" in p]
-        inherited: dict[str, str] = {}
-        for base in bases:
-            inherited.update(_enum_properties(schemas, base["$ref"], depth=0))
-        for part in parts:
-            if not isinstance(part, dict) or "$ref" in part:
+        for prop, value in (part.get("properties") or {}).items():
+            target, base = _component(value), inherited.get(prop)
+            if target is None or base is None or target == base or target not in model.origins:
                 continue
-            for prop, value in (part.get("properties") or {}).items():
-                target = _component(value)
-                base_enum = inherited.get(prop)
-                if target is None or base_enum is None or target == base_enum:
-                    continue
-                if target not in model.origins or not _is_enum(schemas.get(target) or {}):
-                    continue
-                values = tuple(schemas[target]["enum"])
-                if set(values) <= set(schemas[base_enum].get("enum") or ()):
-                    model.narrowed[target] = Narrowing(base_enum, values)
-        del name
+            own, theirs = schemas.get(target) or {}, schemas.get(base) or {}
+            if _is_enum(own) and _is_enum(theirs):
+                if set(own["enum"]) <= set(theirs["enum"]):
+                    model.narrowed[target] = Narrowing(base, tuple(own["enum"]))
+            elif _is_object(own) and (_is_object(theirs) or _is_composite(theirs)):
+                # A property restated with `required` only would override the base's type
+                # with Any: left out, the subclass inherits it.
+                kept = {k: v for k, v in own["properties"].items() if not _presence_only(v)}
+                subclass = (
+                    {**own, "properties": kept}
+                    if kept
+                    else {k: v for k, v in own.items() if k != "properties"}
+                )
+                schemas[target] = {"allOf": [{"$ref": COMPONENT_PREFIX + escape(base)}, subclass]}
+                changed.append(target)
+    return changed
 
 
 def _component(schema: Any) -> str | None:
@@ -484,8 +507,8 @@ def _component(schema: Any) -> str | None:
     return None
 
 
-def _enum_properties(schemas: Mapping[str, Any], ref: str, *, depth: int) -> dict[str, str]:
-    """Property → enum component, of a component and the bases of its ``allOf``."""
+def _base_properties(schemas: Mapping[str, Any], ref: str, *, depth: int) -> dict[str, str]:
+    """Property → the component it refers to, of a component and the bases of its ``allOf``."""
     name = _component({"$ref": ref})
     schema = schemas.get(name) if name is not None else None
     if not isinstance(schema, dict) or depth > 16:
@@ -493,11 +516,11 @@ def _enum_properties(schemas: Mapping[str, Any], ref: str, *, depth: int) -> dic
     result: dict[str, str] = {}
     for part in [schema, *(schema.get("allOf") or [])]:
         if isinstance(part, dict) and "$ref" in part and part is not schema:
-            result.update(_enum_properties(schemas, part["$ref"], depth=depth + 1))
+            result.update(_base_properties(schemas, part["$ref"], depth=depth + 1))
         elif isinstance(part, dict):
             for prop, value in (part.get("properties") or {}).items():
                 target = _component(value)
-                if target is not None and _is_enum(schemas.get(target) or {}):
+                if target is not None:
                     result[prop] = target
     return result
 

@@ -72,6 +72,17 @@ def test_a_narrowed_enum_in_an_all_of_child_is_a_literal_of_the_base_members(
     assert "class EmailContactMethodType" not in components
 
 
+def test_an_object_restated_in_an_all_of_child_subclasses_the_base_property_class(
+    generated: tuple[Path, str],
+) -> None:
+    components = _read(generated[0], "components.py")
+    assert "class FirewallCreateRules(FirewallRules):" in components
+    assert "class FirewallCreate(Firewall):" in components
+    assert "    rules: FirewallCreateRules\n" in components
+    # Restated with `required` only, `inbound` keeps the base's type instead of becoming Any.
+    assert "inbound: Any" not in components
+
+
 def test_component_fields_are_snake_case_with_the_wire_name_as_alias(
     generated: tuple[Path, str],
 ) -> None:
