@@ -444,8 +444,9 @@ def _option(option: Any, index: int) -> str:
     kind = option.get("type")
     if isinstance(kind, str) and kind != "object" and "enum" not in option:
         return pascal_case(kind)
-    if isinstance(option.get("required"), list) and option["required"]:
-        return pascal_case(str(option["required"][0]))
+    names = option.get("required") or list(option.get("properties") or {})
+    if isinstance(names, list) and names and pascal_case(str(names[0])):
+        return pascal_case(str(names[0]))
     return f"Option{index + 1}"
 
 
