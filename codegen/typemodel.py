@@ -332,6 +332,7 @@ class _Hoister:
         self, schema: Any, hint: str, where: tuple[object, ...], *, enums: bool = True
     ) -> Any:
         """A schema in a position of its own: lifted when it needs a class, else walked."""
+        schema = _plain_ref(schema)
         if not isinstance(schema, dict) or "$ref" in schema:
             return schema
         lift = _is_object(schema) or _is_composite(schema) or (enums and _is_enum(schema))
@@ -350,6 +351,17 @@ class _Hoister:
         self.hoisted[name] = {}  # claims the position before the children are named
         self.hoisted[name] = self.visit(core, name, where, top=True)
         return {"$ref": COMPONENT_PREFIX + escape(name), **use}
+
+    def option(self, schema: Any, hint: str, where: tuple[object, ...], *, enums: bool) -> Any:
+        """A oneOf/anyOf member; a constrained scalar is a class of its own too, which
+        datamodel-code-generator would otherwise number (``Thing1``)."""
+        scalar = isinstance(schema, dict) and schema.get("type") in _SCALARS
+        if scalar and "enum" not in schema and set(schema) - _PLAIN_SCALAR:
+            name = self.names.claim(hint, pointer(where), kind="Value")
+            self.model.origins[name] = pointer(where)
+            self.hoisted[name] = dict(schema)
+            return {"$ref": COMPONENT_PREFIX + escape(name)}
+        return self.child(schema, hint, where, enums=enums)
 
     def visit(
         self,
@@ -395,7 +407,7 @@ class _Hoister:
                 del result[key]
             elif isinstance(options, list):
                 result[key] = [
-                    self.child(option, hint + _option(option, i), (*where, key, i), enums=enums)
+                    self.option(option, hint + _option(option, i), (*where, key, i), enums=enums)
                     for i, option in enumerate(options)
                 ]
         return result
@@ -422,6 +434,30 @@ def _part(name: str) -> str:
     return part or "Property"
 
 
+_SCALARS = frozenset({"string", "integer", "number", "boolean"})
+_PLAIN_SCALAR = frozenset({"type", "format", "description", "title", "nullable"})
+_ANNOTATIONS = frozenset({"description", "title", *_USE_KEYS})
+
+
+def _plain_ref(schema: Any) -> Any:
+    """``allOf: [{$ref: X}, {description: ...}]``, the way to describe a use of ``X``, is a
+    ``$ref`` with the description beside it, not a class of its own."""
+    parts = schema.get("allOf") if isinstance(schema, dict) else None
+    if not isinstance(parts, list) or set(schema) - _ANNOTATIONS - {"allOf", "type"}:
+        return schema
+    refs = [p for p in parts if isinstance(p, dict) and "$ref" in p]
+    notes = [p for p in parts if isinstance(p, dict) and "$ref" not in p]
+    if len(refs) != 1 or len(refs) + len(notes) != len(parts) or set(refs[0]) != {"$ref"}:
+        return schema
+    if any(k not in _ANNOTATIONS and not k.startswith("x-") for note in notes for k in note):
+        return schema
+    merged: dict[str, Any] = {"$ref": refs[0]["$ref"]}
+    for note in notes:
+        merged.update(note)
+    merged.update({k: v for k, v in schema.items() if k in _ANNOTATIONS})
+    return merged
+
+
 def _presence_only(option: Any) -> bool:
     """``{required: [domain]}``: a oneOf/anyOf member that constrains presence only."""
     return isinstance(option, dict) and bool(option) and set(option) <= {"required", "description"}
@@ -438,6 +474,9 @@ def _option(option: Any, index: int) -> str:
         one = isinstance(values, list) and len(values) == 1 and isinstance(values[0], str)
         if one and values is not None and pascal_case(values[0]):
             return pascal_case(values[0])
+    own = option.get("enum")
+    if isinstance(own, list) and len(own) == 1 and isinstance(own[0], str) and pascal_case(own[0]):
+        return pascal_case(own[0])
     refs = [_component(p) for p in option.get("allOf") or []]
     if refs and refs[0] is not None:
         return refs[0]
@@ -460,44 +499,93 @@ def _narrow(model: TypeModel) -> None:
     for _ in range(8):  # a subclass made here may override nested properties in turn
         changed: list[str] = []
         for name in pending:
-            changed += _narrow_one(model, schemas, schemas.get(name))
+            changed += _narrow_one(model, schemas, name)
         if not changed:
             return
         pending = changed
 
 
-def _narrow_one(model: TypeModel, schemas: dict[str, Any], schema: Any) -> list[str]:
+def _narrow_one(model: TypeModel, schemas: dict[str, Any], name: str) -> list[str]:
+    schema = schemas.get(name)
     parts = schema.get("allOf") if isinstance(schema, dict) else None
     if not isinstance(parts, list):
         return []
-    inherited: dict[str, str] = {}
+    inherited: dict[str, Any] = {}
     for base in parts:
         if isinstance(base, dict) and "$ref" in base:
             inherited.update(_base_properties(schemas, base["$ref"], depth=0))
     changed = []
-    for part in [*parts, schema]:
+    located = [*((("allOf", i), p) for i, p in enumerate(parts)), ((), schema)]
+    for where, part in located:
         if not isinstance(part, dict) or "$ref" in part:
             continue
-        for prop, value in (part.get("properties") or {}).items():
-            target, base = _component(value), inherited.get(prop)
-            if target is None or base is None or target == base or target not in model.origins:
+        properties = part.get("properties") or {}
+        for prop, value in list(properties.items()):
+            target, base = _component(value), _component(inherited.get(prop))
+            if prop not in inherited or target is None or target == base:
                 continue
-            own, theirs = schemas.get(target) or {}, schemas.get(base) or {}
-            if _is_enum(own) and _is_enum(theirs):
+            own, theirs = schemas.get(target) or {}, schemas.get(base or "") or {}
+            lifted = target in model.origins
+            if base is None:
+                if not (lifted and _free_form(inherited[prop])):
+                    continue
+            elif lifted and _is_enum(own) and _is_enum(theirs):
                 if set(own["enum"]) <= set(theirs["enum"]):
                     model.narrowed[target] = Narrowing(base, tuple(own["enum"]))
-            elif _is_object(own) and (_is_object(theirs) or _is_composite(theirs)):
-                # A property restated with `required` only would override the base's type
-                # with Any: left out, the subclass inherits it.
-                kept = {k: v for k, v in own["properties"].items() if not _presence_only(v)}
-                subclass = (
-                    {**own, "properties": kept}
-                    if kept
-                    else {k: v for k, v in own.items() if k != "properties"}
-                )
-                schemas[target] = {"allOf": [{"$ref": COMPONENT_PREFIX + escape(base)}, subclass]}
+                    continue
+            elif lifted and _is_object(own) and (_is_object(theirs) or _is_composite(theirs)):
+                schemas[target] = {"allOf": [{"$ref": COMPONENT_PREFIX + escape(base)}, own]}
+                _inherit_untyped(schemas[target]["allOf"][1])
                 changed.append(target)
+                continue
+            elif _derives(schemas, target, base, depth=0):
+                continue
+            # An override mypy would refuse (an unrelated class, a model over a free-form
+            # dict): the field keeps the base's type.
+            del properties[prop]
+            kind = f"`{base}`" if base else "a free-form object"
+            model.warnings.append(
+                Issue(
+                    pointer(("components", "schemas", name, *where, "properties", prop)),
+                    f"restates {prop!r} of its allOf base with a type that is not a subtype of "
+                    f"the base's ({kind}); typed as the base's",
+                )
+            )
     return changed
+
+
+def _inherit_untyped(part: dict[str, Any]) -> None:
+    """A property restated with ``required`` only would override the base's type with Any:
+    left out, the subclass inherits it."""
+    kept = {k: v for k, v in (part.get("properties") or {}).items() if not _presence_only(v)}
+    if kept:
+        part["properties"] = kept
+    else:
+        part.pop("properties", None)
+
+
+def _free_form(schema: Any) -> bool:
+    return (
+        isinstance(schema, dict)
+        and "$ref" not in schema
+        and schema.get("type", "object") == "object"
+        and not schema.get("properties")
+        and not any(k in schema for k in ("allOf", "oneOf", "anyOf", "items", "enum"))
+    )
+
+
+def _derives(schemas: Mapping[str, Any], name: str, base: str, *, depth: int) -> bool:
+    """Whether component ``name`` is ``base`` or inherits from it through ``allOf``."""
+    if name == base:
+        return True
+    schema = schemas.get(name)
+    if not isinstance(schema, dict) or depth > 16:
+        return False
+    return any(
+        _derives(schemas, parent, base, depth=depth + 1)
+        for parent in (_component(p) for p in schema.get("allOf") or [])
+        if parent is not None
+    )
 
 
 def _component(schema: Any) -> str | None:
@@ -508,21 +596,18 @@ def _component(schema: Any) -> str | None:
     return None
 
 
-def _base_properties(schemas: Mapping[str, Any], ref: str, *, depth: int) -> dict[str, str]:
-    """Property → the component it refers to, of a component and the bases of its ``allOf``."""
+def _base_properties(schemas: Mapping[str, Any], ref: str, *, depth: int) -> dict[str, Any]:
+    """Property → its schema, of a component and the bases of its ``allOf``."""
     name = _component({"$ref": ref})
     schema = schemas.get(name) if name is not None else None
     if not isinstance(schema, dict) or depth > 16:
         return {}
-    result: dict[str, str] = {}
-    for part in [schema, *(schema.get("allOf") or [])]:
+    result: dict[str, Any] = {}
+    for part in [*(schema.get("allOf") or []), schema]:
         if isinstance(part, dict) and "$ref" in part and part is not schema:
             result.update(_base_properties(schemas, part["$ref"], depth=depth + 1))
         elif isinstance(part, dict):
-            for prop, value in (part.get("properties") or {}).items():
-                target = _component(value)
-                if target is not None:
-                    result[prop] = target
+            result.update(part.get("properties") or {})
     return result
 
 

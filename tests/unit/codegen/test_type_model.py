@@ -42,7 +42,9 @@ def test_nested_inline_objects_get_classes_named_after_their_position(
     # Below an operation's inline body too: no dict[str, Any] where the spec gave properties.
     assert "class CreateIncident201BodyData(BaseModel):" in components
     assert "data: CreateIncident201BodyData | None" in _read(generated[0], "default/schemas.py")
-    assert "dict[str, Any]" not in components
+    # The one free-form object of the spec (no properties) is the only dict.
+    assert components.count("dict[str, Any]") == 1
+    assert "context_info: dict[str, Any] | None = None" in components
 
 
 def test_one_of_members_are_named_by_title_or_constant(generated: tuple[Path, str]) -> None:
@@ -81,6 +83,21 @@ def test_an_object_restated_in_an_all_of_child_subclasses_the_base_property_clas
     assert "    rules: FirewallCreateRules\n" in components
     # Restated with `required` only, `inbound` keeps the base's type instead of becoming Any.
     assert "inbound: Any" not in components
+
+
+def test_an_incompatible_all_of_override_keeps_the_base_type_with_a_warning(
+    generated: tuple[Path, str],
+) -> None:
+    root, stderr = generated
+    assert (
+        "warning: #/components/schemas/ConflictError/allOf/1/properties/context_info: restates "
+        "'context_info' of its allOf base with a type that is not a subtype of the base's (a "
+        "free-form object); typed as the base's"
+    ) in stderr
+    components = _read(root, "components.py")
+    assert "class ConflictError(ClientError):\n    pass\n" in components
+    # A described use of a component is that component, not a class of its own.
+    assert "contact: ContactMethod | None = None" in components
 
 
 def test_component_fields_are_snake_case_with_the_wire_name_as_alias(
