@@ -333,6 +333,10 @@ class _Hoister:
     ) -> Any:
         """A schema in a position of its own: lifted when it needs a class, else walked."""
         schema = _plain_ref(schema)
+        if isinstance(schema, dict) and "$ref" in schema and {"type", "format"} & set(schema):
+            # WHY: OpenAPI 3.0 ignores a $ref's siblings; datamodel-code-generator reads
+            # `type: string` beside an enum's $ref as a new, numbered enum (Category1).
+            schema = {k: v for k, v in schema.items() if k not in ("type", "format")}
         if not isinstance(schema, dict) or "$ref" in schema:
             return schema
         lift = _is_object(schema) or _is_composite(schema) or (enums and _is_enum(schema))
