@@ -33,12 +33,8 @@ def render_components(
         ),
         narrowed or {},
     )
-    missing = [
-        name
-        for name in schemas
-        if name not in (narrowed or {})
-        and not re.search(rf"^class {re.escape(name)}\b", code, re.M)
-    ]
+    emitted = set(re.findall(r"^class (\w+)\b", code, re.M))
+    missing = [name for name in schemas if name not in (narrowed or {}) and name not in emitted]
     if missing:
         raise SpecError(
             [

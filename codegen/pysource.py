@@ -23,6 +23,7 @@ _PLAIN = str.maketrans(
 _PREFIX = re.compile(r"^[rRbBuU]*")
 # WHY: arrows look like no ASCII character, so ruff leaves them (the reference spec has them).
 _KEPT = re.compile("[\u2190-\u21ff]")
+_OTHER = re.compile("[^\x00-\x7f\u2190-\u21ff]")
 
 
 def ascii_only(text: str) -> str:
@@ -31,7 +32,7 @@ def ascii_only(text: str) -> str:
     Docstrings and comments are documentation: typographic dashes, quotes and spaces become
     their ASCII look-alikes. Every other non-ASCII character of a string is written as a
     ``\\uXXXX`` escape, which keeps the value exact."""
-    if all(c.isascii() or _KEPT.match(c) for c in text):
+    if not _OTHER.search(text):
         return text
     lines = text.splitlines(keepends=True)
     edits: list[tuple[int, int, int, int, str]] = []
