@@ -6,22 +6,35 @@ import functools
 import json
 import re
 import warnings
+from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
 from codegen.errors import Issue, SpecError, pointer
+from codegen.naming import field_name, snake_case
+from codegen.typemodel import Narrowing, apply_narrowing
 
 
-def render_components(schemas: Mapping[str, Any], *, spec_name: str) -> str:
+def render_components(
+    schemas: Mapping[str, Any],
+    *,
+    spec_name: str,
+    narrowed: Mapping[str, Narrowing] | None = None,
+) -> str:
     """The text of ``components.py``: every component schema, shared by all domains."""
     doc = f'"""Shared component schemas of {spec_name}, as Pydantic models."""\n'
     if not schemas:
         return doc
     # Key order is kept: it is the field order of the models.
-    code = _generate(json.dumps(schemas, ensure_ascii=False, default=str))
-    missing = [
-        name for name in schemas if not re.search(rf"^class {re.escape(name)}\b", code, re.M)
-    ]
+    code = apply_narrowing(
+        _generate(
+            json.dumps(schemas, ensure_ascii=False, default=str),
+            json.dumps(field_aliases(schemas), sort_keys=True),
+        ),
+        narrowed or {},
+    )
+    emitted = set(re.findall(r"^class (\w+)\b", code, re.M))
+    missing = [name for name in schemas if name not in (narrowed or {}) and name not in emitted]
     if missing:
         raise SpecError(
             [
@@ -36,8 +49,31 @@ def render_components(schemas: Mapping[str, Any], *, spec_name: str) -> str:
     return doc + "\n" + code
 
 
+def field_aliases(schemas: Mapping[str, Any]) -> dict[str, str]:
+    """Property → Python field name, for datamodel-code-generator's ``aliases``: snake_case as
+    for parameters (``AccountID`` → ``account_id``), the wire name kept as the alias.
+
+    A name that would collide in its class keeps its spelling there (``Class.prop`` scoped)."""
+    result: dict[str, str] = {}
+    for class_name, schema in schemas.items():
+        if not isinstance(schema, dict):
+            continue
+        parts = [schema, *(p for p in schema.get("allOf") or [] if isinstance(p, dict))]
+        props = [str(p) for part in parts for p in (part.get("properties") or {})]
+        python = {prop: field_name(prop) for prop in props if snake_case(prop) != prop}
+        counts = Counter([python.get(prop, prop) for prop in props])
+        for prop, name in python.items():
+            if counts[name] > 1:
+                # WHY: readOnly/writeOnly fields make ThingRequest and ThingResponse as well.
+                for variant in ("", "Request", "Response"):
+                    result[f"{class_name}{variant}.{prop}"] = prop if prop.isidentifier() else name
+            else:
+                result.setdefault(prop, name)
+    return result
+
+
 @functools.lru_cache(maxsize=8)
-def _generate(schemas_json: str) -> str:
+def _generate(schemas_json: str, aliases_json: str = "{}") -> str:
     """Run datamodel-code-generator on a minimal document that holds only the components.
 
     Only the components go in, so the output does not change when paths do. Cached per
@@ -84,8 +120,11 @@ def _generate(schemas_json: str) -> str:
             # WHY: a model with readOnly or writeOnly fields becomes three: Thing (all fields),
             # ThingRequest (no readOnly) and ThingResponse (no writeOnly), for distinct bodies.
             read_only_write_only_model_type=ReadOnlyWriteOnlyModelType.All,
+            aliases=json.loads(aliases_json),
             # WHY: pydantic's EmailStr needs the optional email-validator package.
-            type_mappings=["email=string", "idn-email=string"],
+            # WHY: and `duration` would be timedelta, whose spec defaults ("1h") mypy and
+            # pydantic refuse; the wire value is a string either way.
+            type_mappings=["email=string", "idn-email=string", "duration=string"],
         )
     if not isinstance(result, str):
         raise TypeError("datamodel-code-generator returned several modules for one document")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import re
 import subprocess
 import tempfile
 from collections.abc import Sequence
@@ -58,7 +59,23 @@ def format_sources(
         # files have, a rule the project does not select) is itself a finding, RUF100.
         prune = ["--extend-select", "RUF100", "--fixable", "RUF100", "--fix-only", "--exit-zero"]
         _run([binary, "check", *prune, *options, *files])
-        return {relative: (base / relative).read_text(encoding="utf-8") for relative in sources}
+        return {
+            relative: _drop_stale_reasons((base / relative).read_text(encoding="utf-8"))
+            for relative in sources
+        }
+
+
+_NOQA = re.compile(r"^# ruff: noqa: (.*)$", re.M)
+_REASON = re.compile(r"^# ([A-Z]+[0-9]+): .*\n", re.M)
+
+
+def _drop_stale_reasons(text: str) -> str:
+    """Without the reason lines of exemptions the pruning removed (all, with the noqa line)."""
+    header, docstring, rest = text.partition('"""')
+    noqa = _NOQA.search(header)
+    kept = set(re.findall(r"[A-Z]+[0-9]+", noqa.group(1))) if noqa else set()
+    header = _REASON.sub(lambda m: m.group(0) if m.group(1) in kept else "", header)
+    return header + docstring + rest
 
 
 def _run(command: list[str]) -> None:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from codegen import typemodel
+from codegen.errors import Issue
 from codegen.naming import field_name, function_name, pascal_case
 from codegen.spec import (
     PROBLEM_CONTENT,
@@ -136,6 +138,11 @@ class Api:
     spec_sha256: str
     schemas: Mapping[str, Schema]
     domains: tuple[Domain, ...]
+    # The document as the type model named it: every schema the renderers read is in here.
+    document: Mapping[str, Any] = field(default_factory=dict)
+    # Allof children's enums that narrow a base enum, rendered as a Literal of its members.
+    narrowed: Mapping[str, typemodel.Narrowing] = field(default_factory=dict)
+    warnings: tuple[Issue, ...] = ()
 
     @property
     def operations(self) -> tuple[Operation, ...]:
@@ -148,7 +155,8 @@ class Api:
 
 def build(spec: LoadedSpec) -> Api:
     """Turn a validated spec into the IR; domains and operations come out in a stable order."""
-    data = spec.data
+    model = typemodel.build(spec.data)
+    data = model.document
     root_security = data.get("security")
     by_domain: dict[str, list[Operation]] = {}
     for url, method, raw in operations(data):
@@ -170,6 +178,9 @@ def build(spec: LoadedSpec) -> Api:
         spec_sha256=spec.sha256,
         schemas=dict(components.get("schemas") or {}),
         domains=domains,
+        document=data,
+        narrowed=model.narrowed,
+        warnings=tuple(model.warnings),
     )
 
 

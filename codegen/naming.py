@@ -20,7 +20,9 @@ _RESERVED_FIELD_NAMES = frozenset(
 
 
 def snake_case(name: str) -> str:
-    """``createProject`` → ``create_project``; ``X-Request-ID`` → ``x_request_id``."""
+    """``createProject`` → ``create_project``; ``X-Request-ID`` → ``x_request_id``; a plural
+    acronym is one word: ``ContactIDs`` → ``contact_ids``, ``IDs`` → ``ids``."""
+    name = re.sub(r"([A-Z])([A-Z]+)s(?![a-z])", lambda m: m[1] + m[2].lower() + "s", name)
     text = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", name)
     text = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", text)
     text = re.sub(r"[^0-9a-zA-Z]+", "_", text)

@@ -99,6 +99,8 @@ def run(options: Settings) -> int:
 
     loaded, original = _load(options)
     api = ir.build(loaded)
+    for warning in api.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     spec_name = _display_name(options.spec, options.root)
     sources = render(api, loaded.data, package=options.package, spec_name=spec_name)
     # The header's length does not depend on the content it hashes: any stands in for it.

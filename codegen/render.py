@@ -14,6 +14,7 @@ from codegen.errors import Issue, SpecError, pointer
 from codegen.ir import Api, Domain, Operation, Parameter, RequestBody, Response
 from codegen.naming import connexion_kwarg, field_name
 from codegen.policies import deadline_s, idempotency_key, rate_limits
+from codegen.pysource import ascii_only, noqa_header
 from codegen.typemap import Imports, TypeMapper, constraints
 
 GROUP_SUFFIX = {"path": "Path", "query": "Query", "header": "Header", "cookie": "Cookie"}
@@ -57,7 +58,9 @@ def render(api: Api, spec: Mapping[str, Any], *, package: str, spec_name: str) -
     """Every generated and scaffold file, in a stable order."""
     package_dir = package.replace(".", "/")
     components_module = f"{package}.components"
-    components = render_components(api.schemas, spec_name=spec_name)
+    # The type model's document: the spec with every class-worthy schema a named component.
+    spec = api.document or spec
+    components = render_components(api.schemas, spec_name=spec_name, narrowed=api.narrowed)
     classes = frozenset(re.findall(r"^class (\w+)\b", components, re.M))
     files = [
         SourceFile(f"{package_dir}/__init__.py", _package_init(spec_name), owned=False),
@@ -84,22 +87,12 @@ def render(api: Api, spec: Mapping[str, Any], *, package: str, spec_name: str) -
         issues += _route_clashes(domain, spec)
     if issues:
         raise SpecError(issues)
-    # WHY: the header line is longer than any line-length limit, and descriptions from the
-    # spec become long strings ruff cannot split.
-    # WHY: and datamodel-code-generator keeps enum member names such as `I` or `l` (E741).
-    # WHY: and an enum member named like a credential (`password = "password"`, the OAuth 2.0
-    # grant type) is S105's "hard-coded password"; a generated enum value is never a secret.
-    rules = ["E501"]
-    if re.search(r"^\s+[lIO]\s*[:=]", components, re.M):
-        rules.append("E741")
-    if re.search(r"^\s+\w*(pass|pwd|token|secret)\w*\s*=\s*[\"']", components, re.M | re.I):
-        rules.append("S105")
-    noqa = {f"{package_dir}/components.py": ", ".join(rules)}
     return [
-        SourceFile(f.path, f"# ruff: noqa: {noqa.get(f.path, 'E501')}\n{f.text}", owned=True)
+        SourceFile(f.path, noqa_header(text) + text, owned=True)
         if f.owned
-        else f
+        else replace(f, text=ascii_only(f.text))
         for f in files
+        for text in [ascii_only(f.text)]
     ]
 
 

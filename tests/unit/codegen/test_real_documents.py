@@ -80,7 +80,7 @@ def test_enum_members_and_defaults_type_check(real_world: tuple[Path, str]) -> N
     assert 'count_ = "count"' in components
     assert 'index_ = "index"' in components
     # A default of an enum-typed field is the member, not the bare string.
-    assert "mode: Mode = Mode.daily" in components
+    assert "mode: TriggerMode = TriggerMode.daily" in components
 
 
 def test_nullable_false_and_default_null_leave_an_optional_field_optional(
@@ -101,7 +101,7 @@ def test_an_array_default_outside_the_items_enum_is_dropped_with_a_warning(
     real_world: tuple[Path, str],
 ) -> None:
     root, stderr = real_world
-    assert "kinds: list[Kind] | None = None" in _components(root)
+    assert "kinds: list[TriggerKind] | None = None" in _components(root)
     assert (
         'warning: #/components/schemas/Trigger/properties/kinds/default: default ["<all '
         'available types>"] has items that are not among the enum values of `items`; dropped'
@@ -113,7 +113,7 @@ def test_a_discriminator_over_an_inherited_enum_field_uses_its_members(
 ) -> None:
     components = _components(real_world[0])
     assert "class EpisodeObject(EpisodeBase):" in components
-    assert "type: Literal[Type.episode]" in components
+    assert "type: Literal[EpisodeBaseType.episode]" in components
 
 
 def test_a_component_named_like_a_runtime_import_is_renamed(
