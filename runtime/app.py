@@ -17,10 +17,12 @@ from connexion.exceptions import OAuthProblem, OAuthScopeProblem, ProblemExcepti
 from connexion.lifecycle import ConnexionRequest, ConnexionResponse
 from connexion.middleware import MiddlewarePosition
 from connexion.options import SwaggerUIOptions
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 from starlette.middleware.cors import CORSMiddleware
 
 from runtime.auth import Principal, security_map
+from runtime.contract import body_model
 from runtime.deadline import DeadlineMiddleware
 from runtime.edges import (
     BodySizeLimitMiddleware,
@@ -51,7 +53,7 @@ from runtime.ratelimit import RateLimitMiddleware, policies_from_spec
 from runtime.routing import OperationResolver
 from runtime.settings import RuntimeSettings
 from runtime.tracing import TracingMiddleware, route_templates
-from runtime.validation import VALIDATOR_MAP
+from runtime.validation import body_validators
 
 log = get_logger("runtime.errors")
 
@@ -192,6 +194,18 @@ def install_error_handlers(app: connexion.FlaskApp, allowed: AllowedMethods | No
     app.add_error_handler(Exception, handle_unexpected)
 
 
+def _body_models(
+    resolver: OperationResolver, operations: Mapping[str, str]
+) -> dict[str, type[BaseModel]]:
+    """operationId -> the model its adapter takes as its JSON body (``takes_body``)."""
+    models = {}
+    for operation_id in operations:
+        model = body_model(resolver.resolve_function_from_operation_id(operation_id))
+        if model is not None:
+            models[operation_id] = model
+    return models
+
+
 def build_app(
     *,
     import_name: str,
@@ -284,12 +298,13 @@ def build_app(
             storage_url=settings.redis_url,
             namespace=f"rl:{settings.service_name}",
         )
+    resolver = OperationResolver(operations)
     app.add_api(
         spec_path.name,
-        resolver=OperationResolver(operations),
+        resolver=resolver,
         strict_validation=True,
         validate_responses=settings.validate_responses,
-        validator_map=VALIDATOR_MAP,
+        validator_map=body_validators(_body_models(resolver, operations)),
         security_map=(
             security_map(verify_token, blocking=verify_token_blocking) if verify_token else None
         ),
