@@ -24,12 +24,7 @@ from starlette.middleware.cors import CORSMiddleware
 from runtime.auth import Principal, security_map
 from runtime.contract import body_model
 from runtime.deadline import DeadlineMiddleware
-from runtime.edges import (
-    BodySizeLimitMiddleware,
-    RelativeRedirects,
-    SecurityHeadersMiddleware,
-    cors_options,
-)
+from runtime.edges import BodySizeLimitMiddleware, cors_options
 from runtime.errors import (
     PROBLEM_JSON,
     Conflict,
@@ -43,11 +38,7 @@ from runtime.errors import (
 from runtime.flask_app import RuntimeFlaskApp
 from runtime.logging import get_logger
 from runtime.metrics import AUTH_FAILURES, install_metrics
-from runtime.middleware import (
-    BindCallerMiddleware,
-    RejectControlCharactersInPath,
-    RequestContextMiddleware,
-)
+from runtime.middleware import RejectControlCharactersInPath, RequestContextMiddleware
 from runtime.probes import ProbeMiddleware
 from runtime.ratelimit import RateLimitMiddleware, policies_from_spec
 from runtime.routing import OperationResolver
@@ -237,25 +228,28 @@ def build_app(
     # WHY: within one position the middleware added first is the outermost. These wrap the
     # exception middleware, so error responses carry the request id, headers and CORS too.
     routes = route_templates(spec, base)
+    scrape_path = f"{base}/metrics"
+    # WHY one edge layer: request id and access log, security headers, relative redirects and
+    # the traffic metrics, outermost in that order (RequestContextMiddleware).
     app.add_middleware(
         RequestContextMiddleware,
         position=MiddlewarePosition.BEFORE_EXCEPTION,
         routes=routes,
         quiet_operations=settings.log_quiet_operations,
         quiet_sample=settings.log_probe_sample,
+        security_headers={
+            "hsts": settings.is_production,
+            "docs_prefix": f"{base}/ui" if settings.swagger_ui_enabled else None,
+        },
+        relative_redirects=True,
+        traffic_metrics=settings.metrics_enabled,
+        scrape_path=scrape_path if settings.metrics_enabled else None,
     )
     app.add_middleware(
         TracingMiddleware, position=MiddlewarePosition.BEFORE_EXCEPTION, routes=routes
     )
     if settings.metrics_enabled:
-        install_metrics(app, settings, spec_path=spec_path, path=f"{base}/metrics")
-    app.add_middleware(RelativeRedirects, position=MiddlewarePosition.BEFORE_EXCEPTION)
-    app.add_middleware(
-        SecurityHeadersMiddleware,
-        position=MiddlewarePosition.BEFORE_EXCEPTION,
-        hsts=settings.is_production,
-        docs_prefix=f"{base}/ui" if settings.swagger_ui_enabled else None,
-    )
+        install_metrics(app, settings, spec_path=spec_path, path=scrape_path)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -287,7 +281,6 @@ def build_app(
         max_bytes=settings.max_body_bytes,
     )
     app.add_middleware(RejectControlCharactersInPath, position=MiddlewarePosition.BEFORE_SWAGGER)
-    app.add_middleware(BindCallerMiddleware, position=MiddlewarePosition.BEFORE_VALIDATION)
     if settings.rate_limits:
         # WHY: after routing (the operation id) and security (the caller), before validation,
         # so an attempt with an invalid body still counts.
