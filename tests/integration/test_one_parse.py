@@ -1,7 +1,9 @@
-"""A JSON body is decoded once and reaches the service as the model the validator built."""
+"""A JSON body is decoded once and reaches the service as the model the validator built; the
+caller, resolved once, is in the handler's log lines."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import orjson
@@ -10,6 +12,7 @@ from starlette.testclient import TestClient
 
 from app.modules.components import ProjectCreate
 from app.modules.projects import service as projects
+from tests.integration.conftest import register_and_login
 
 API = "/api/v1"
 
@@ -46,3 +49,17 @@ def test_a_json_body_is_decoded_once_and_handed_on_as_its_model(
     assert response.status_code == 201, response.text
     assert [real_loads(raw) for raw in decoded] == [body]
     assert received == [ProjectCreate(name="Relaunch", description="once")]
+
+
+def test_a_line_written_on_the_handler_thread_names_the_operation_and_caller(
+    anonymous: TestClient, capsys: pytest.CaptureFixture[str]
+) -> None:
+    user = register_and_login(anonymous)
+    capsys.readouterr()
+    # The revocation cache is cold in a fresh Redis: the first check reloads it and says so.
+    response = anonymous.get(f"{API}/projects", headers=user["headers"])
+    assert response.status_code == 200
+    lines = [json.loads(x) for x in capsys.readouterr().err.splitlines() if x.startswith("{")]
+    (loaded,) = [line for line in lines if line["event"] == "revocation_cache_loaded"]
+    assert loaded["operation"] == "listProjects"
+    assert loaded["user_id"] == user["id"]
