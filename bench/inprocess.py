@@ -29,6 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench import common  # noqa: E402
+from bench.run import rate_limits_needed_off  # noqa: E402
 
 BODY = b'{"name": "Benchmark project", "description": "Created in-process by bench/inprocess.py."}'
 
@@ -207,9 +208,16 @@ def main() -> None:
     seeded = common.seed(url, 500)
     keys = common.key_ring(workdir / "jwt-keys.json")
     token = common.access_token(keys, seeded.user_id, 3600)
+    # WHY: as in run.py: a limit covering the benchmarked operations would throttle the load.
+    limits_off, note = rate_limits_needed_off()
+    print(note, file=sys.__stdout__)
     os.environ.update(
         common.base_environment(
-            database_url=url, redis_url=args.redis_url, keys_file=keys, workers=1, rate_limits=True
+            database_url=url,
+            redis_url=args.redis_url,
+            keys_file=keys,
+            workers=1,
+            rate_limits=not limits_off,
         )
     )
     os.environ.setdefault("LOG_LEVEL", "INFO")

@@ -22,6 +22,8 @@ _ROUTE_RESERVED = frozenset(
     {
         "parse",
         "render",
+        "takes_body",
+        "typed_body",
         "request_headers",
         "request_cookies",
         "caller",
@@ -638,7 +640,12 @@ def _request_arguments(
             schema = mapper.target(body.schema or {})
             names = tuple(_file_fields(mapper, schema))
             source = f"_form(params, {names!r})"
-        parsed = f'parse({body_type}, {source}, location="body")'
+        if body.kind == "json":
+            # WHY: the runtime's body validator builds the declared model (takes_body) from
+            # the body it decoded and checked; the adapter takes that instance as it is.
+            parsed = f"{imports.add('runtime.contract', 'typed_body')}({body_type}, params)"
+        else:
+            parsed = f'parse({body_type}, {source}, location="body")'
         if not body.required and body.kind != "multipart":
             parsed = f'None if params.get("body") is None else {parsed}'
         args.append(f"        body={parsed},")
@@ -647,6 +654,15 @@ def _request_arguments(
     elif op.authentication == "optional":
         args.append(f"        caller={imports.add('runtime.contract', 'optional_caller')}(),")
     return args
+
+
+def _json_body_type(arguments: list[str]) -> str | None:
+    """The model of a JSON body argument (``typed_body(Model, params)``), if there is one."""
+    for argument in arguments:
+        found = re.search(r"typed_body\((\w+), params\)", argument)
+        if found:
+            return found.group(1)
+    return None
 
 
 def _routes(
@@ -694,9 +710,13 @@ def _routes(
             ]
         else:
             ending = [f"    return render(_service().{op.python_name}(request))"]
+        body_type = _json_body_type(arguments)
+        if body_type is not None:
+            decorator = f"@{imports.add('runtime.contract', 'takes_body')}({body_type})"
         adapters.append(
             "\n".join(
                 [
+                    *([decorator] if body_type is not None else []),
                     f"def {op.python_name}(**params: Any) -> flask.Response:",
                     docstring(doc, "    "),
                     f"    request = {call}",

@@ -9,30 +9,35 @@ from typing import Any
 import structlog
 from connexion.middleware import MiddlewarePosition
 from connexion.options import SwaggerUIOptions
+from pydantic import BaseModel
 from starlette.middleware.cors import CORSMiddleware
 
 from runtime.auth import Principal, security_map
+from runtime.contract import body_model
 from runtime.deadline import DeadlineMiddleware
-from runtime.edges import (
-    BodySizeLimitMiddleware,
-    RelativeRedirects,
-    SecurityHeadersMiddleware,
-    cors_options,
-)
+from runtime.edges import BodySizeLimitMiddleware, cors_options
 from runtime.errors.handlers import AllowedMethods, install_error_handlers
 from runtime.flask_app import RuntimeFlaskApp
 from runtime.metrics import install_metrics
-from runtime.middleware import (
-    BindCallerMiddleware,
-    RejectControlCharactersInPath,
-    RequestContextMiddleware,
-)
+from runtime.middleware import RejectControlCharactersInPath, RequestContextMiddleware
 from runtime.probes import ProbeMiddleware
 from runtime.ratelimit import RateLimitMiddleware, rate_limit_policies
 from runtime.routing import OperationResolver, Registry
 from runtime.settings import RuntimeSettings
 from runtime.tracing import TracingMiddleware
-from runtime.validation import VALIDATOR_MAP
+from runtime.validation import body_validators
+
+
+def _body_models(
+    resolver: OperationResolver, operations: Mapping[str, str]
+) -> dict[str, type[BaseModel]]:
+    """operationId -> the model its adapter takes as its JSON body (``takes_body``)."""
+    models = {}
+    for operation_id in operations:
+        model = body_model(resolver.resolve_function_from_operation_id(operation_id))
+        if model is not None:
+            models[operation_id] = model
+    return models
 
 
 def build_app(
@@ -66,25 +71,28 @@ def build_app(
     # WHY: within one position the middleware added first is the outermost. These wrap the
     # exception middleware, so error responses carry the request id, headers and CORS too.
     routes = registry.route_templates()
+    scrape_path = f"{base}/metrics"
+    # WHY one edge layer: request id and access log, security headers, relative redirects and
+    # the traffic metrics, outermost in that order (RequestContextMiddleware).
     app.add_middleware(
         RequestContextMiddleware,
         position=MiddlewarePosition.BEFORE_EXCEPTION,
         routes=routes,
         quiet_operations=settings.log_quiet_operations,
         quiet_sample=settings.log_probe_sample,
+        security_headers={
+            "hsts": settings.is_production,
+            "docs_prefix": f"{base}/ui" if settings.swagger_ui_enabled else None,
+        },
+        relative_redirects=True,
+        traffic_metrics=settings.metrics_enabled,
+        scrape_path=scrape_path if settings.metrics_enabled else None,
     )
     app.add_middleware(
         TracingMiddleware, position=MiddlewarePosition.BEFORE_EXCEPTION, routes=routes
     )
     if settings.metrics_enabled:
-        install_metrics(app, settings, spec_sha256=registry.spec_sha256, path=f"{base}/metrics")
-    app.add_middleware(RelativeRedirects, position=MiddlewarePosition.BEFORE_EXCEPTION)
-    app.add_middleware(
-        SecurityHeadersMiddleware,
-        position=MiddlewarePosition.BEFORE_EXCEPTION,
-        hsts=settings.is_production,
-        docs_prefix=f"{base}/ui" if settings.swagger_ui_enabled else None,
-    )
+        install_metrics(app, settings, spec_sha256=registry.spec_sha256, path=scrape_path)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -116,7 +124,6 @@ def build_app(
         max_bytes=settings.max_body_bytes,
     )
     app.add_middleware(RejectControlCharactersInPath, position=MiddlewarePosition.BEFORE_SWAGGER)
-    app.add_middleware(BindCallerMiddleware, position=MiddlewarePosition.BEFORE_VALIDATION)
     if settings.rate_limits:
         # WHY: after routing (the operation id) and security (the caller), before validation,
         # so an attempt with an invalid body still counts.
@@ -127,12 +134,13 @@ def build_app(
             storage_url=settings.redis_url,
             namespace=f"rl:{settings.service_name}",
         )
+    resolver = OperationResolver(registry)
     app.add_api(
         spec_path.name,
-        resolver=OperationResolver(registry),
+        resolver=resolver,
         strict_validation=True,
         validate_responses=settings.validate_responses,
-        validator_map=VALIDATOR_MAP,
+        validator_map=body_validators(_body_models(resolver, registry.operations)),
         security_map=(
             security_map(verify_token, blocking=verify_token_blocking) if verify_token else None
         ),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, TypeVar
 
 import flask
@@ -14,6 +14,8 @@ from runtime.auth.tokens import Principal
 from runtime.errors import FieldError, Unauthenticated, ValidationProblem
 
 M = TypeVar("M", bound=BaseModel)
+F = TypeVar("F", bound=Callable[..., Any])
+BODY_MODEL_ATTRIBUTE = "__body_model__"
 
 __all__ = [
     "ApiResponse",
@@ -27,6 +29,8 @@ __all__ = [
     "render",
     "request_cookies",
     "request_headers",
+    "takes_body",
+    "typed_body",
 ]
 
 
@@ -66,6 +70,34 @@ def parse(model: type[M], data: Any, *, location: str) -> M:
         return model.model_validate(data)
     except ValidationError as exc:
         raise ValidationProblem(errors=pydantic_field_errors(exc, location=location)) from None
+
+
+def takes_body(model: type[BaseModel]) -> Callable[[F], F]:
+    """Declares the model an adapter takes as its JSON ``body``.
+
+    The runtime's body validator then builds that model from the body it decoded and checked,
+    once, and the adapter receives it as it is (:func:`typed_body`)."""
+
+    def declare(function: F) -> F:
+        setattr(function, BODY_MODEL_ATTRIBUTE, model)
+        return function
+
+    return declare
+
+
+def body_model(function: Callable[..., Any]) -> type[BaseModel] | None:
+    """The model an adapter declared with :func:`takes_body`, if any."""
+    model = getattr(function, BODY_MODEL_ATTRIBUTE, None)
+    return model if isinstance(model, type) and issubclass(model, BaseModel) else None
+
+
+def typed_body(model: type[M], params: Mapping[str, Any]) -> M:
+    """The body as ``model``: the validator's instance, or parsed here when the app was
+    bound without the runtime's validators."""
+    value = params.get("body")
+    if isinstance(value, model):
+        return value
+    return parse(model, value, location="body")
 
 
 def pydantic_field_errors(exc: ValidationError, *, location: str) -> list[FieldError]:

@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 import flask
+import sqlalchemy.exc
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -26,8 +27,13 @@ def make_engine(
     pool_timeout_s: float = 5.0,
     statement_timeout_ms: int = 5000,
     connect_timeout_s: int = 5,
+    pre_ping: bool = False,
 ) -> Engine:
-    """An engine whose every wait is bounded: connect, pool checkout and each statement."""
+    """An engine whose every wait is bounded: connect, pool checkout and each statement.
+
+    A pooled PostgreSQL connection the server has closed is replaced at checkout, found by a
+    look at its socket rather than by SQLAlchemy's pre-ping ``SELECT 1`` round trip;
+    ``pre_ping=True`` asks for the round trip instead."""
     if url.startswith("sqlite"):
         engine = create_engine(
             url,
@@ -61,12 +67,14 @@ def make_engine(
         pool_size=pool_size,
         max_overflow=max_overflow,
         pool_timeout=pool_timeout_s,
-        pool_pre_ping=True,
+        pool_pre_ping=pre_ping or not postgres,
         pool_recycle=1800,
         connect_args=connect_args,
     )
     if postgres:
         event.listen(engine, "begin", _bound_transaction)
+        if not pre_ping:
+            event.listen(engine, "checkout", _reject_closed_connection)
     instrument_engine(engine)
     return engine
 
@@ -117,6 +125,23 @@ def _wait_within_deadline(connection: Any) -> None:
         if left is not None and left <= 0:
             raise psycopg2.OperationalError("PostgreSQL did not answer within the deadline.")
         poller.poll(None if left is None else max(1, int(left * 1000)))
+
+
+def _reject_closed_connection(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+    """Discard a pooled connection whose server side has gone, before the request uses it.
+
+    WHY: an idle connection has nothing to read; a readable or hung-up socket means the server
+    closed it (restart, ``pg_terminate_backend``, idle timeout) and sent its goodbye. Raising
+    ``DisconnectionError`` here makes the pool drop it and check out another (SQLAlchemy's
+    documented pessimistic-disconnect hook), so the request gets a live connection with no
+    ``SELECT 1`` round trip. A server that froze without closing hangs the first statement
+    instead of the ping; both waits are bounded alike by :func:`_wait_within_deadline`."""
+    if dbapi_connection.closed:
+        raise sqlalchemy.exc.DisconnectionError("The pooled connection is closed.")
+    poller = select.poll()
+    poller.register(dbapi_connection.fileno(), select.POLLIN | select.POLLPRI)
+    if poller.poll(0):
+        raise sqlalchemy.exc.DisconnectionError("The server closed the pooled connection.")
 
 
 def _bound_transaction(connection: Any) -> None:

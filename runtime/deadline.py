@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from runtime.errors import Problem
@@ -153,9 +154,12 @@ class DeadlineMiddleware:
             await self.app(scope, receive, send)
             return
         routing: dict[str, Any] = scope.get("extensions", {}).get("connexion_routing", {})
-        deadline = Deadline(
-            self.seconds_for(routing.get("operation_id")), commit_grace_s=self.commit_grace_s
-        )
+        operation = routing.get("operation_id")
+        if operation:
+            # WHY here: the first layer after routing; the task below and the handler's thread
+            # copy this context, so every later log line of the request names its operation.
+            structlog.contextvars.bind_contextvars(operation=operation)
+        deadline = Deadline(self.seconds_for(operation), commit_grace_s=self.commit_grace_s)
         token = _current.set(deadline)
         started = False
 

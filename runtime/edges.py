@@ -23,6 +23,7 @@ __all__ = [
     "SecurityHeadersMiddleware",
     "cors_options",
     "docs_csp",
+    "relative_locations",
     "send_problem",
 ]
 
@@ -72,13 +73,15 @@ class RelativeRedirects:
 
         async def relative_send(message: Message) -> None:
             if message["type"] == "http.response.start" and 300 <= message["status"] < 400:
-                message["headers"] = [
-                    (k, _relative(v) if k.lower() == b"location" else v)
-                    for k, v in message.get("headers", ())
-                ]
+                message["headers"] = relative_locations(message.get("headers", ()))
             await send(message)
 
         await self.app(scope, receive, relative_send)
+
+
+def relative_locations(headers: Any) -> list[tuple[bytes, bytes]]:
+    """A redirect's headers with its ``Location`` made path-absolute (see RelativeRedirects)."""
+    return [(k, _relative(v) if k.lower() == b"location" else v) for k, v in headers]
 
 
 def _relative(location: bytes) -> bytes:
@@ -257,7 +260,7 @@ class SecurityHeadersMiddleware:
         if hsts:
             self.headers.append((b"strict-transport-security", HSTS.encode()))
 
-    def _is_docs(self, path: str) -> bool:
+    def is_docs(self, path: str) -> bool:
         prefix = self.docs_prefix
         return prefix is not None and (path == prefix or path.startswith(prefix + "/"))
 
@@ -265,18 +268,20 @@ class SecurityHeadersMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        if self._is_docs(scope.get("path", "")):
-            await self.app(scope, receive, _DocsPageSender(send, self._with_headers))
+        if self.is_docs(scope.get("path", "")):
+            await self.app(scope, receive, _DocsPageSender(send, self.with_headers))
             return
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = self._with_headers(message.get("headers", ()), self.csp)
+                message["headers"] = self.with_headers(message.get("headers", ()))
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
 
-    def _with_headers(self, headers: Any, csp: str) -> list[tuple[bytes, bytes]]:
+    def with_headers(self, headers: Any, csp: str | None = None) -> list[tuple[bytes, bytes]]:
+        """``headers`` plus each security header they lack (the API's CSP unless ``csp``)."""
+        csp = self.csp if csp is None else csp
         merged = [(bytes(k), bytes(v)) for k, v in headers]
         present = {k.lower() for k, _ in merged}
         extra = [*self.headers, (b"content-security-policy", csp.encode())]

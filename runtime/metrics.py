@@ -239,51 +239,63 @@ def _operation(scope: Scope) -> str:
     return str(routing.get("operation_id") or UNKNOWN_OPERATION)
 
 
-class HttpMetricsMiddleware:
-    """Counts and times each request by its operationId, read after Connexion routed it.
+class TrafficMeter:
+    """One request's part of the traffic metrics: in flight, then counted and timed by its
+    operationId, read once Connexion has routed it, and its problem type if it failed.
 
     WHY: the operationId, never the path, labels the series: an unknown path is one label
     value, so a scanner cannot create a series per URL."""
+
+    def __init__(self) -> None:
+        self.started = time.perf_counter()
+        self.status = 500
+        self._problem_body: bytearray | None = None
+        HTTP_IN_FLIGHT.inc()
+
+    def sent(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.status = message["status"]
+            if _is_problem(message):
+                self._problem_body = bytearray()
+        elif self._problem_body is not None:
+            self._problem_body += message.get("body", b"")
+            if not message.get("more_body"):
+                _count_problem(bytes(self._problem_body))
+                self._problem_body = None
+
+    def finish(self, scope: Scope) -> None:
+        HTTP_IN_FLIGHT.dec()
+        operation = _operation(scope)
+        method = scope.get("method", "")
+        HTTP_REQUESTS.labels(operation, method, str(self.status)).inc()
+        HTTP_DURATION.labels(operation, method).observe(time.perf_counter() - self.started)
+
+
+class HttpMetricsMiddleware:
+    """The traffic metrics (:class:`TrafficMeter`) as a middleware of its own.
+
+    The runtime's app measures in its one edge layer (``RequestContextMiddleware``)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            await self._measured(scope, receive, send)
-        else:
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
-
-    async def _measured(self, scope: Scope, receive: Receive, send: Send) -> None:
+            return
         # WHY: Connexion's router writes the operationId into a shallow copy of the scope; only
         # an "extensions" dict that exists before the copy is shared with this middleware.
         scope.setdefault("extensions", {})
-        started = time.perf_counter()
-        status = 500
-        problem_body: bytearray | None = None
+        meter = TrafficMeter()
 
         async def send_recording(message: Message) -> None:
-            nonlocal status, problem_body
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                if _is_problem(message):
-                    problem_body = bytearray()
-            elif problem_body is not None:
-                problem_body += message.get("body", b"")
-                if not message.get("more_body"):
-                    _count_problem(bytes(problem_body))
-                    problem_body = None
+            meter.sent(message)
             await send(message)
 
-        HTTP_IN_FLIGHT.inc()
         try:
             await self.app(scope, receive, send_recording)
         finally:
-            HTTP_IN_FLIGHT.dec()
-            operation = _operation(scope)
-            method = scope.get("method", "")
-            HTTP_REQUESTS.labels(operation, method, str(status)).inc()
-            HTTP_DURATION.labels(operation, method).observe(time.perf_counter() - started)
+            meter.finish(scope)
 
 
 def parse_networks(
@@ -383,9 +395,8 @@ async def _send(
 def install_metrics(
     app: connexion.FlaskApp, settings: RuntimeSettings, *, spec_sha256: str, path: str
 ) -> None:
-    """``/metrics`` first, then the traffic metrics, both outside the exception middleware."""
+    """``/metrics``, outside the exception middleware; the edge layer counts the traffic."""
     record_build_info(spec_sha256)
     outside = MiddlewarePosition.BEFORE_EXCEPTION
     access = {"allow": settings.metrics_allow, "token": settings.metrics_token}
     app.add_middleware(MetricsEndpointMiddleware, position=outside, path=path, **access)
-    app.add_middleware(HttpMetricsMiddleware, position=outside)

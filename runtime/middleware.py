@@ -1,4 +1,5 @@
-"""Pure ASGI middleware that must also see error responses: request id, access log, headers."""
+"""Pure ASGI middleware that must also see error responses: the edge (request id, access log,
+security headers, relative redirects, traffic metrics) and the path check."""
 
 from __future__ import annotations
 
@@ -7,12 +8,15 @@ import re
 import time
 import uuid
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from runtime.edges import SecurityHeadersMiddleware, relative_locations
 from runtime.errors import MalformedRequest
 from runtime.logging import get_logger
+from runtime.metrics import TrafficMeter
 from runtime.tracing import caller_id
 
 _WELL_FORMED_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
@@ -36,11 +40,18 @@ def _header(scope: Scope, name: bytes) -> str | None:
 
 
 class RequestContextMiddleware:
-    """Gives each request an id, binds it to every log line, echoes it, and logs the access.
+    """The runtime's edge, in one layer: gives each request an id, binds it to every log line,
+    echoes it, and logs the access; with ``security_headers``, ``relative_redirects`` and
+    ``traffic_metrics`` it also adds the security headers, makes redirects relative and counts
+    the traffic (each as the middleware of that name in ``runtime.edges`` and
+    ``runtime.metrics`` would, in that order, error responses included).
 
-    Successful requests of ``quiet_operations`` (probes, scrapes) are logged with probability
-    ``quiet_sample``; their failures always are.
-    WHY: pure ASGI rather than BaseHTTPMiddleware, which buffers bodies and breaks contextvars."""
+    The scrape path (``scrape_path``, answered further in) gets the request id and its access
+    line only. Successful requests of ``quiet_operations`` (probes, scrapes) are logged with
+    probability ``quiet_sample``; their failures always are.
+    WHY one layer: each pure-ASGI layer costs a coroutine and a send wrapper per request, and
+    these share their position (outside the exception middleware) and their order.
+    WHY pure ASGI rather than BaseHTTPMiddleware, which buffers bodies and breaks contextvars."""
 
     def __init__(
         self,
@@ -49,11 +60,23 @@ class RequestContextMiddleware:
         routes: Mapping[str, str] | None = None,
         quiet_operations: Iterable[str] = (),
         quiet_sample: float = 1.0,
+        security_headers: Mapping[str, Any] | None = None,
+        relative_redirects: bool = False,
+        traffic_metrics: bool = False,
+        scrape_path: str | None = None,
     ) -> None:
         self.app = app
         self.routes = routes or {}
         self.quiet = frozenset(quiet_operations)
         self.quiet_sample = quiet_sample
+        self.headers = (
+            SecurityHeadersMiddleware(app, **security_headers)
+            if security_headers is not None
+            else None
+        )
+        self.relative_redirects = relative_redirects
+        self.traffic_metrics = traffic_metrics
+        self.scrape_path = scrape_path
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -69,23 +92,41 @@ class RequestContextMiddleware:
         started = time.perf_counter()
         status = 500
         sent_bytes = 0
+        path = scope.get("path", "")
+        edge = path != self.scrape_path
+        headers = self.headers if edge else None
+        # WHY: a docs page is held back to hash its inline scripts; that middleware does it.
+        docs = headers is not None and headers.is_docs(path)
+        redirects = edge and self.relative_redirects
+        meter = TrafficMeter() if edge and self.traffic_metrics else None
+        echoed = request_id.encode()
 
-        async def send_with_id(message: Message) -> None:
+        async def send_at_edge(message: Message) -> None:
             nonlocal status, sent_bytes
             if message["type"] == "http.response.body":
                 sent_bytes += len(message.get("body", b""))
             elif message["type"] == "http.response.start":
                 status = message["status"]
-                headers = [
-                    (k, v) for k, v in message.get("headers", ()) if k.lower() != b"x-request-id"
+                sent = message.get("headers", ())
+                if headers is not None and not docs:
+                    sent = headers.with_headers(sent)
+                if redirects and 300 <= status < 400:
+                    sent = relative_locations(sent)
+                message["headers"] = [
+                    *((k, v) for k, v in sent if k.lower() != b"x-request-id"),
+                    (b"x-request-id", echoed),
                 ]
-                headers.append((b"x-request-id", request_id.encode()))
-                message["headers"] = headers
+            if meter is not None:
+                meter.sent(message)
             await send(message)
 
         try:
-            await self.app(scope, receive, send_with_id)
+            await (headers if docs and headers is not None else self.app)(
+                scope, receive, send_at_edge
+            )
         finally:
+            if meter is not None:
+                meter.finish(scope)
             operation = scope["extensions"].get("connexion_routing", {}).get("operation_id")
             # WHY: read from the shared extensions, not the log context: the deadline runs the
             # inner app in a task of its own, whose context bindings never come back out here.
@@ -94,7 +135,7 @@ class RequestContextMiddleware:
                 access_log.info(
                     "request",
                     method=scope.get("method"),
-                    path=scope.get("path"),
+                    path=path,
                     # WHY status right after path: tests/contract counts lines by that text.
                     status=status,
                     route=self.routes.get(operation) if operation else None,
@@ -109,25 +150,6 @@ class RequestContextMiddleware:
     def _sampled(self) -> bool:
         # WHY not secrets: which probe line is kept needs no unpredictability.
         return self.quiet_sample >= 1 or random.random() < self.quiet_sample  # noqa: S311  # nosec B311
-
-
-class BindCallerMiddleware:
-    """Binds the operationId and the authenticated caller to every later log line.
-
-    Installed after routing and security, before the handler's thread hand-off copies the
-    context, so lines written by services carry them too."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            extensions = scope.get("extensions", {})
-            operation = extensions.get("connexion_routing", {}).get("operation_id")
-            user = caller_id(extensions)
-            fields = {"operation": operation} if operation else {}
-            structlog.contextvars.bind_contextvars(**fields, **({"user_id": user} if user else {}))
-        await self.app(scope, receive, send)
 
 
 class RejectControlCharactersInPath:

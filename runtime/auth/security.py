@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import connexion.context
+import structlog
 from connexion.exceptions import OAuthProblem
 from connexion.security import OAuthSecurityHandler
 from starlette.concurrency import run_in_threadpool
@@ -43,6 +44,9 @@ def security_map(verify: Verify, *, blocking: bool = True) -> dict[str, type[OAu
             problem = OAuthProblem(detail=UNAUTHORIZED_DETAIL)
             problem.headers = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
             raise problem from None
+        # WHY: the caller is resolved here, once per request; the handler's thread copies
+        # this context, so its log lines carry the caller as the access line does.
+        structlog.contextvars.bind_contextvars(user_id=principal.subject)
         return {
             "sub": principal.subject,
             "scope": " ".join(sorted(principal.scopes)),

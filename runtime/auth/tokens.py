@@ -6,6 +6,7 @@ import base64
 import binascii
 import json
 import re
+import threading
 import time
 import uuid
 from collections.abc import Iterable, Mapping
@@ -80,14 +81,20 @@ class TokenService:
         audience: str,
         access_token_ttl_s: int = 900,
         leeway_s: int = 30,
+        cache_size: int = 1024,
     ) -> None:
         if access_token_ttl_s <= 0 or leeway_s < 0:
             raise ValueError("access_token_ttl_s must be positive and leeway_s not negative.")
+        if cache_size < 0:
+            raise ValueError("cache_size must not be negative (0 turns the cache off).")
         self._source = source
         self.issuer = issuer
         self.audience = audience
         self.access_token_ttl_s = access_token_ttl_s
         self.leeway_s = leeway_s
+        self._cache_size = cache_size
+        self._verified: dict[str, tuple[str, ECKey, dict[str, Any], Principal]] = {}
+        self._cache_lock = threading.Lock()
 
     def issue_access_token(
         self,
@@ -131,16 +138,43 @@ class TokenService:
         return IssuedToken(token=token, token_id=token_id, expires_at=expires_at)
 
     def verify_access_token(self, token: str, *, now: int | None = None) -> Principal:
-        """The principal of a valid token, or :class:`InvalidToken`; nothing else for any input."""
+        """The principal of a valid token, or :class:`InvalidToken`; nothing else for any input.
+
+        A token whose signature was verified before is not verified again while the key that
+        verified it is still the ring's key for its ``kid``; its claims are checked every time."""
         now = int(time.time()) if now is None else now
+        cached = self._verified.get(token) if isinstance(token, str) else None
+        if cached is not None:
+            cached_kid, cached_key, cached_claims, principal = cached
+            # WHY: the ring returns new key objects after every reload, so a key removed or
+            # retired since (an emergency rotation) ends its cached tokens at once.
+            if self._source.current().verification_key(cached_kid, now) is cached_key:
+                self._check_claims(cached_claims, now, token)
+                return principal
+            self._forget(token)
         header = _read_header(token)
-        # WHY: the ring caches its public keys, never verified tokens: a verdict cache would
-        # keep a key's tokens valid after an emergency removal of the key from the ring file.
+        # WHY: the ring caches its public keys; verified signatures are cached above only
+        # against the very key object that checked them (see the WHY there).
         # Verification stays with joserfc (jwt.decode) rather than hand-rolled ECDSA checks.
         key = self._source.current().verification_key(header["kid"], now)
         if key is None:
             raise InvalidToken("unknown_kid")
         claims = _verified_claims(token, key)
+        self._check_claims(claims, now, token)
+        scope = claims.get("scope", "")
+        if not isinstance(scope, str):
+            raise InvalidToken("invalid_scope")
+        principal = Principal(
+            subject=claims["sub"],
+            scopes=frozenset(scope.split()),
+            token_id=claims["jti"],
+            expires_at=int(claims["exp"]),
+            claims=MappingProxyType(claims),
+        )
+        self._remember(token, (header["kid"], key, claims, principal))
+        return principal
+
+    def _check_claims(self, claims: dict[str, Any], now: int, token: str) -> None:
         registry = jwt.JWTClaimsRegistry(
             now=now,
             leeway=self.leeway_s,
@@ -156,21 +190,25 @@ class TokenService:
         try:
             registry.validate(claims)
         except ExpiredTokenError:
+            self._forget(token)
             raise InvalidToken("expired") from None
         except MissingClaimError:
             raise InvalidToken("missing_claim") from None
         except ClaimError as exc:
             raise InvalidToken(f"invalid_{exc.claim}") from None
-        scope = claims.get("scope", "")
-        if not isinstance(scope, str):
-            raise InvalidToken("invalid_scope")
-        return Principal(
-            subject=claims["sub"],
-            scopes=frozenset(scope.split()),
-            token_id=claims["jti"],
-            expires_at=int(claims["exp"]),
-            claims=MappingProxyType(claims),
-        )
+
+    def _remember(self, token: str, entry: tuple[str, ECKey, dict[str, Any], Principal]) -> None:
+        if not self._cache_size:
+            return
+        with self._cache_lock:
+            while len(self._verified) >= self._cache_size:
+                # WHY: oldest first; a dict keeps insertion order, so this is FIFO eviction.
+                del self._verified[next(iter(self._verified))]
+            self._verified[token] = entry
+
+    def _forget(self, token: str) -> None:
+        with self._cache_lock:
+            self._verified.pop(token, None)
 
 
 def _read_header(token: object) -> dict[str, Any]:

@@ -5,8 +5,10 @@ import json
 
 import pytest
 import structlog
-from starlette.types import Message, Receive, Scope, Send
+from prometheus_client import REGISTRY
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from runtime.edges import API_CSP
 from runtime.middleware import RequestContextMiddleware, accept_request_id
 
 
@@ -84,3 +86,60 @@ def test_the_access_line_records_status_even_when_the_app_fails(
     lines = json_lines(capsys)
     access = [line for line in lines if line.get("event") == "request"]
     assert access and access[-1]["status"] == 500 and access[-1]["path"] == "/x"
+
+
+def _redirecting(location: bytes) -> ASGIApp:
+    async def inner(scope: Scope, receive: Receive, send: Send) -> None:
+        headers = [(b"location", location)]
+        await send({"type": "http.response.start", "status": 307, "headers": headers})
+        await send({"type": "http.response.body", "body": b""})
+
+    return inner
+
+
+def _edge(inner: ASGIApp) -> RequestContextMiddleware:
+    return RequestContextMiddleware(
+        inner,
+        security_headers={"hsts": False},
+        relative_redirects=True,
+        traffic_metrics=True,
+        scrape_path="/metrics",
+    )
+
+
+def _requests_counted(status: str) -> float:
+    sample = REGISTRY.get_sample_value(
+        "http_requests_total", {"operation": "unknown", "method": "GET", "status": status}
+    )
+    return sample or 0.0
+
+
+def test_one_edge_layer_adds_headers_relative_redirects_ids_and_counts() -> None:
+    before = _requests_counted("307")
+    sent = run(_edge(_redirecting(b"https://evil.example/x?a=1")), [(b"x-request-id", b"r-1")])
+    headers = dict(sent[0]["headers"])
+    assert headers[b"location"] == b"/x?a=1"
+    assert headers[b"x-content-type-options"] == b"nosniff"
+    assert headers[b"content-security-policy"] == API_CSP.encode()
+    assert headers[b"x-request-id"] == b"r-1"
+    assert _requests_counted("307") == before + 1
+
+
+def test_the_scrape_path_gets_its_request_id_only() -> None:
+    before = _requests_counted("307")
+    app = _edge(_redirecting(b"https://evil.example/x"))
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b""}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    scope: Scope = {"type": "http", "method": "GET", "path": "/metrics", "headers": []}
+    asyncio.run(app(scope, receive, send))
+    headers = dict(sent[0]["headers"])
+    assert headers[b"location"] == b"https://evil.example/x"
+    assert b"x-content-type-options" not in headers
+    assert b"x-request-id" in headers
+    assert _requests_counted("307") == before

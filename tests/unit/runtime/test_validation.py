@@ -7,10 +7,11 @@ import pytest
 from connexion.json_schema import Draft4RequestValidator
 from jsonschema import Draft4Validator
 
-from runtime.errors import MalformedRequest, ValidationProblem
+from runtime.errors import FieldError, MalformedRequest, ValidationProblem
 from runtime.validation import (
     AllErrorsJSONBodyValidator,
     JSONResponseValidator,
+    RequestBodySchemaValidator,
     _parameter_errors,
     collect_errors,
     compiled,
@@ -233,3 +234,21 @@ def test_a_pattern_with_a_message_in_the_spec_is_explained_in_words() -> None:
 def test_a_pattern_without_a_message_names_the_pattern() -> None:
     [error] = collect_errors(Draft4Validator({"pattern": "^a+$"}), "b", "#")
     assert error.detail == "must match the pattern ^a+$"
+
+
+THING = {
+    "type": "object",
+    "required": ["id", "name"],
+    "properties": {"id": {"type": "string", "readOnly": True}, "name": {"type": "string"}},
+}
+
+
+def test_a_required_read_only_property_is_not_asked_of_a_request_body() -> None:
+    validator = RequestBodySchemaValidator(THING)
+    assert collect_errors(validator, {"name": "n"}, "#") == []
+    assert collect_errors(validator, {}, "#") == [FieldError("#/name", "is required")]
+
+
+def test_a_read_only_property_sent_in_a_request_body_is_refused() -> None:
+    errors = collect_errors(RequestBodySchemaValidator(THING), {"id": "x", "name": "n"}, "#")
+    assert errors == [FieldError("#/id", "is read-only: the server sets it")]

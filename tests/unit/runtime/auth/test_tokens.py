@@ -604,3 +604,67 @@ def test_every_issued_signature_is_low_s_and_verifies(service: TokenService) -> 
         raw = base64.urlsafe_b64decode(token.split(".")[2] + "==")
         assert int.from_bytes(raw[32:], "big") <= P256_ORDER // 2
         assert service.verify_access_token(token, now=NOW).subject == "user-1"
+
+
+# --- the verified-token cache: a signature is checked once, the claims every time ---
+
+
+def _count_signature_checks(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    import runtime.auth.tokens as tokens
+
+    checked: list[str] = []
+    verify = tokens._verified_claims
+
+    def counting(token: str, key: ECKey) -> dict[str, Any]:
+        checked.append(token)
+        return verify(token, key)
+
+    monkeypatch.setattr(tokens, "_verified_claims", counting)
+    return checked
+
+
+def test_a_token_verified_once_is_not_signature_checked_again(
+    service: TokenService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    checked = _count_signature_checks(monkeypatch)
+    issued = service.issue_access_token("user-1", ["tasks:read"], now=NOW)
+    first = service.verify_access_token(issued.token, now=NOW)
+    second = service.verify_access_token(issued.token, now=NOW + 1)
+    assert first == second
+    assert checked == [issued.token]
+
+
+def test_a_cached_token_still_expires(service: TokenService) -> None:
+    issued = service.issue_access_token("user-1", [], now=NOW)
+    assert service.verify_access_token(issued.token, now=NOW).subject == "user-1"
+    assert rejection(service, issued.token, now=issued.expires_at + 31) == "expired"
+    # A clock read earlier again (a test's, or after a step) verifies it afresh.
+    assert service.verify_access_token(issued.token, now=NOW).subject == "user-1"
+
+
+def test_a_cached_token_issued_in_the_future_is_refused(service: TokenService) -> None:
+    token = service.issue_access_token("user-1", [], now=NOW).token
+    assert service.verify_access_token(token, now=NOW).subject == "user-1"
+    assert rejection(service, token, now=NOW - 31) == "invalid_iat"
+
+
+def test_without_a_cache_every_verification_checks_the_signature(
+    source: KeyRingSource, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    checked = _count_signature_checks(monkeypatch)
+    uncached = TokenService(source, issuer=ISSUER, audience=AUDIENCE, cache_size=0)
+    token = uncached.issue_access_token("user-1", [], now=NOW).token
+    uncached.verify_access_token(token, now=NOW)
+    uncached.verify_access_token(token, now=NOW)
+    assert checked == [token, token]
+
+
+def test_the_cache_holds_at_most_its_size_oldest_out_first(
+    source: KeyRingSource, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    checked = _count_signature_checks(monkeypatch)
+    small = TokenService(source, issuer=ISSUER, audience=AUDIENCE, cache_size=2)
+    a, b, c = (small.issue_access_token(f"user-{n}", [], now=NOW).token for n in range(3))
+    for token in (a, b, c, c, b, a):
+        small.verify_access_token(token, now=NOW)
+    assert checked == [a, b, c, a]

@@ -1,0 +1,56 @@
+"""The pool hands out live PostgreSQL connections without a pre-ping round trip."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.engine import Engine
+
+from runtime.db import make_engine
+from tests.conftest import empty_database
+
+
+@pytest.fixture
+def engine() -> Iterator[Engine]:
+    with empty_database("app_pool") as url:
+        engine = make_engine(url, pool_size=1, max_overflow=0)
+        yield engine
+        engine.dispose()
+
+
+def _backend_pid(engine: Engine) -> int:
+    with engine.connect() as connection:
+        return int(connection.execute(text("SELECT pg_backend_pid()")).scalar_one())
+
+
+def _statements(engine: Engine) -> list[str]:
+    sent: list[str] = []
+    event.listen(engine, "before_cursor_execute", lambda *a: sent.append(a[2]))
+    return sent
+
+
+def test_a_connection_the_server_closed_is_replaced_at_checkout(engine: Engine, url: str) -> None:
+    first = _backend_pid(engine)
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": first})
+    admin.dispose()
+    time.sleep(0.2)  # WHY: the server's goodbye reaches the pooled socket asynchronously.
+
+    assert _backend_pid(engine) != first
+
+
+def test_a_live_pooled_connection_is_reused_with_no_ping(engine: Engine) -> None:
+    first = _backend_pid(engine)
+    sent = _statements(engine)
+
+    assert _backend_pid(engine) == first
+    assert sent == ["SELECT pg_backend_pid()"]
+
+
+@pytest.fixture
+def url(engine: Engine) -> str:
+    return engine.url.render_as_string(hide_password=False)
