@@ -51,6 +51,8 @@ MODULES = (
     Module("codegen/diff.py", ("tests/unit/codegen/test_diff.py",), 95.0),
     Module("app/modules/auth/service.py", ("tests/unit/app/test_auth_service.py",), 90.0),
     Module("runtime/validation.py", ("tests/unit/runtime/test_validation.py",), 90.0),
+    Module("runtime/idempotency.py", ("tests/unit/runtime/test_idempotency.py",), 90.0),
+    Module("runtime/deadline.py", ("tests/unit/runtime/test_deadline.py",), 90.0),
 )
 
 # Statuses mutmut reports; a timeout means the tests noticed (the mutant hung them).

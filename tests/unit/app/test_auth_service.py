@@ -90,6 +90,20 @@ def test_the_refresh_token_hash_is_its_sha256() -> None:
     assert hash_refresh_token("abc") == hashlib.sha256(b"abc").hexdigest()
 
 
+def test_a_token_that_is_not_ascii_still_hashes_rather_than_raising() -> None:
+    # The spec's pattern keeps such a token out of the body; a form or a header is a
+    # different parser, and a hash that raises would be a 500.
+    assert hash_refresh_token("a\u00e9") == hashlib.sha256(b"a?").hexdigest()
+
+
+def test_a_refresh_token_carries_256_random_bits(auth: AuthServiceImpl) -> None:
+    register(auth)
+    tokens = {login(auth).refresh_token for _ in range(3)}
+    assert len(tokens) == 3
+    # 32 bytes in unpadded URL-safe base64.
+    assert {len(token) for token in tokens} == {43}
+
+
 def test_register_stores_a_lower_cased_address_and_a_hash_and_says_where_the_user_is(
     auth: AuthServiceImpl,
 ) -> None:

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -13,6 +15,8 @@ from runtime.ratelimit import (
     MAX_KEY_BODY_BYTES,
     RateLimitMiddleware,
     RateLimitPolicyError,
+    _content_type,
+    _identify,
     policies_from_spec,
 )
 from tests.unit.runtime.asgi import Reply, drive
@@ -583,3 +587,41 @@ def test_of_limits_with_equal_room_the_one_resetting_last_is_reported() -> None:
     header = call(app).headers["ratelimit"]
     assert header.startswith("limit=5, remaining=4, reset=")
     assert int(header.rsplit("=", 1)[1]) > 1
+
+
+def test_a_form_is_recognised_whatever_the_case_and_parameters_of_its_content_type() -> None:
+    app = limited(Echo(), login={"limit": "1/minute", "key": "body:email,username"})
+    assert call(app, chunks=(b'{"email": "ada@example.com"}',)).status == 200
+    form = {"content-type": "Application/X-WWW-Form-Urlencoded;Charset=UTF-8"}
+    again = call(app, chunks=(b"username=ada%40example.com",), headers=form, ip="10.0.0.2")
+    assert again.status == 429
+
+
+def test_a_scope_without_headers_has_no_content_type() -> None:
+    assert _content_type({}) == ""
+    assert _content_type({"headers": [(b"Content-Type", b"text/plain; q=1")]}) == "text/plain"
+
+
+def test_a_body_key_is_the_digest_of_the_normalised_value() -> None:
+    """Keys must not change between releases: during a rolling deploy, old and new workers
+    count one account in the same Redis key."""
+    (policy,) = policies_from_spec(spec(login={"limit": "1/minute", "key": "body:email"}))["login"]
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b'{"email": " Ada@Example.COM "}'}
+
+    key, _ = asyncio.run(_identify(policy, {"type": "http", "headers": []}, receive))
+    assert key == "email:" + hashlib.sha256(b"ada@example.com").hexdigest()[:32]
+
+
+def test_the_outage_warning_cuts_a_long_detail_at_200_characters(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from runtime.logging import configure_logging
+
+    configure_logging(level="INFO", json=True)
+    app = RateLimitMiddleware(Echo(), policies={}, storage_url=None)
+    app._mark_down(OSError("x" * 300))
+    (line,) = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
+    assert line["event"] == "rate_limit_storage_unavailable"
+    assert line["detail"] == "x" * 200
