@@ -51,7 +51,16 @@ MODULES = (
     Module("codegen/diff.py", ("tests/unit/codegen/test_diff.py",), 95.0),
     Module("app/modules/auth/service.py", ("tests/unit/app/test_auth_service.py",), 90.0),
     Module("runtime/validation.py", ("tests/unit/runtime/test_validation.py",), 90.0),
-    Module("runtime/idempotency.py", ("tests/unit/runtime/test_idempotency.py",), 90.0),
+    # WHY the SQLite test: the Flask hooks (lookup, lock, store, replay) need an app and a
+    # database; this one test drives them all without PostgreSQL, in seconds.
+    Module(
+        "runtime/idempotency.py",
+        (
+            "tests/unit/runtime/test_idempotency.py",
+            "tests/integration/test_write_safety_sqlite.py",
+        ),
+        90.0,
+    ),
     Module("runtime/deadline.py", ("tests/unit/runtime/test_deadline.py",), 90.0),
 )
 
@@ -192,7 +201,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-children", type=int, default=2)
     parser.add_argument("--timeout-s", type=float, default=900.0, help="bound per module")
     parser.add_argument("--no-diffs", action="store_true", help="names of survivors only")
+    parser.add_argument("--work", type=Path, help="scratch directory (default .mutation/)")
     args = parser.parse_args(argv)
+    if args.work is not None:
+        global WORK
+        WORK = args.work.resolve()
     chosen = [m for m in MODULES if not args.modules or m.path in args.modules]
     unknown = set(args.modules) - {m.path for m in MODULES}
     if unknown:

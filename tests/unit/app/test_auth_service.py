@@ -5,11 +5,12 @@ from __future__ import annotations
 import hashlib
 import time
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from argon2 import PasswordHasher
+from prometheus_client import REGISTRY
 
 from app.common.auth import Authenticator, Denylist
 from app.common.errors import EmailAlreadyRegistered, InvalidGrant
@@ -18,8 +19,14 @@ from app.modules.auth import schemas as s
 from app.modules.auth.service import AuthServiceImpl, hash_refresh_token
 from app.modules.components import Credentials, RefreshRequest, Registration, TokenPair
 from runtime.auth import KeyRing, KeyRingSource, Principal, TokenService
+from runtime.errors import ValidationProblem
 from runtime.passwords import Passwords
-from tests.unit.app.fakes import FakeRefreshTokenRepo, FakeRevocationRepo, FakeUserRepo
+from tests.unit.app.fakes import (
+    FakeRefreshTokenRepo,
+    FakeRevocationRepo,
+    FakeUserRepo,
+    RecordingDenylist,
+)
 
 PASSWORD = "a long enough passphrase"
 ACCESS_TTL_S = 900
@@ -41,7 +48,7 @@ def auth(keys: KeyRingSource) -> AuthServiceImpl:
     )
     users, refresh_tokens = FakeUserRepo(), FakeRefreshTokenRepo()
     revocations = FakeRevocationRepo(users, refresh_tokens)
-    denylist = Denylist(None, lambda: revocations, access_token_ttl_s=ACCESS_TTL_S)
+    denylist = RecordingDenylist(revocations, access_token_ttl_s=ACCESS_TTL_S)
     return AuthServiceImpl(
         users=users,  # type: ignore[arg-type]
         refresh_tokens=refresh_tokens,  # type: ignore[arg-type]
@@ -161,6 +168,35 @@ def test_a_login_starts_a_family_that_ends_after_the_refresh_ttl(auth: AuthServi
     assert auth.refresh_tokens.find(pair.refresh_token) is None
 
 
+def test_an_access_token_names_its_login_so_ending_the_login_ends_it(
+    auth: AuthServiceImpl,
+) -> None:
+    register(auth)
+    pair = login(auth)
+    _, family = auth.refresh_tokens.find(hash_refresh_token(pair.refresh_token))  # type: ignore[misc]
+    assert principal(auth, pair).claims["sid"] == str(family.id)
+    assert principal(auth, refresh(auth, pair.refresh_token)).claims["sid"] == str(family.id)
+
+
+def test_a_reuse_tells_the_cache_and_is_refused_even_when_the_cache_is_down(
+    auth: AuthServiceImpl,
+) -> None:
+    register(auth)
+    first = login(auth)
+    refresh(auth, first.refresh_token)
+    _, family = auth.refresh_tokens.find(hash_refresh_token(first.refresh_token))  # type: ignore[misc]
+    denylist = auth.authenticator.denylist
+    denylist.failing = True  # type: ignore[attr-defined]
+    invalid_grant(lambda: refresh(auth, first.refresh_token), WRONG_REFRESH)
+    assert family.revoked_reason == "reuse"
+    denylist.failing = False  # type: ignore[attr-defined]
+    second = login(auth)
+    refresh(auth, second.refresh_token)
+    invalid_grant(lambda: refresh(auth, second.refresh_token), WRONG_REFRESH)
+    _, other = auth.refresh_tokens.find(hash_refresh_token(second.refresh_token))  # type: ignore[misc]
+    assert [key for key, _, _ in denylist.cached] == [f"{Denylist.PREFIX}sid:{other.id}"]  # type: ignore[attr-defined]
+
+
 def test_an_administrator_gets_the_admin_scope(auth: AuthServiceImpl) -> None:
     register(auth)
     next(iter(auth.users.rows.values())).role = "admin"  # type: ignore[attr-defined]
@@ -276,6 +312,16 @@ def test_logout_ends_the_callers_login_and_denylists_the_access_token(
     assert family.revoked_reason == "logout"
     assert auth.authenticator.denylist.is_revoked(caller)
     invalid_grant(lambda: refresh(auth, pair.refresh_token), WRONG_REFRESH)
+    # The database keeps the logout until the token would expire anyway; the cache hears of
+    # the login and of the token.
+    expires = datetime.fromtimestamp(caller.expires_at, UTC)
+    assert auth.revocations.tokens == {caller.token_id: expires}  # type: ignore[attr-defined]
+    cached = auth.authenticator.denylist.cached  # type: ignore[attr-defined]
+    assert [key for key, _, _ in cached] == [
+        f"{Denylist.PREFIX}sid:{family.id}",
+        f"{Denylist.PREFIX}jti:{caller.token_id}",
+    ]
+    assert cached[1][2] == caller.expires_at
 
 
 def test_logout_with_someone_elses_refresh_token_leaves_their_login_alone(
@@ -317,3 +363,37 @@ def test_jwks_keeps_a_retiring_key_until_its_tokens_expire(
     kids = {key["kid"] for key in auth.get_jwks(s.GetJwksRequest()).body.model_dump()["keys"]}
     assert before in kids
     assert auth.authenticator.keys.current().active_kid in kids
+
+
+def login_count(result: str) -> float:
+    return REGISTRY.get_sample_value("auth_login_attempts_total", {"result": result}) or 0.0
+
+
+def test_logins_are_counted_by_result(auth: AuthServiceImpl) -> None:
+    register(auth)
+    failures, successes = login_count("failure"), login_count("success")
+    login(auth)
+    invalid_grant(lambda: login(auth, password="not the passphrase"), WRONG_LOGIN)
+    invalid_grant(lambda: login(auth, email="nobody@example.com"), WRONG_LOGIN)
+    assert (login_count("failure"), login_count("success")) == (failures + 2, successes + 1)
+
+
+@pytest.mark.parametrize(
+    "named",
+    [{}, {"email": "ada@example.com", "username": "grace@example.com"}],
+    ids=["neither", "two-accounts"],
+)
+def test_the_account_is_named_once_by_email_or_username(
+    auth: AuthServiceImpl, named: dict[str, str]
+) -> None:
+    register(auth)
+    body = Credentials.model_validate({**named, "password": PASSWORD})
+    with pytest.raises(ValidationProblem) as raised:
+        auth.create_token(s.CreateTokenRequest(body=body))
+    assert [(e.pointer, e.detail) for e in raised.value.errors] == [
+        ("#/email", "give the account's e-mail as email or username, once")
+    ]
+    # The same account in both fields, in any case, is named once.
+    both = {"email": "ada@example.com", "username": "ADA@example.com", "password": PASSWORD}
+    pair = auth.create_token(s.CreateTokenRequest(body=Credentials.model_validate(both))).body
+    assert pair.token_type == "Bearer"

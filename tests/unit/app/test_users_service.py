@@ -18,23 +18,17 @@ from app.modules.users.service import UsersServiceImpl
 from runtime.auth import Principal
 from runtime.errors import Forbidden
 from runtime.passwords import Passwords
-from tests.unit.app.fakes import FakeRefreshTokenRepo, FakeRevocationRepo, FakeUserRepo
+from tests.unit.app.fakes import (
+    FakeRefreshTokenRepo,
+    FakeRevocationRepo,
+    FakeUserRepo,
+    RecordingDenylist,
+)
 
 PASSWORD = "a long enough passphrase"
 NEW_PASSWORD = "another long passphrase"
 # WHY: the cheapest argon2 parameters; these tests check the rules, not the hash's cost.
 CHEAP = {"memory_kib": 8, "time_cost": 1, "parallelism": 1}
-
-
-class RecordingDenylist(Denylist):
-    """The real denylist without a cache, remembering which users it was told about."""
-
-    def __init__(self, revocations: FakeRevocationRepo) -> None:
-        super().__init__(None, lambda: revocations, access_token_ttl_s=900)
-        self.users: dict[str, object] = {}
-
-    def remember_user(self, user_id: str, *, not_before: object) -> None:  # type: ignore[override]
-        self.users[user_id] = not_before
 
 
 @pytest.fixture
@@ -57,6 +51,14 @@ def add_user(service: UsersServiceImpl, email: str, role: str = "user") -> User:
 def caller(user: User) -> Principal:
     scopes = {"projects", "admin"} if user.role == "admin" else {"projects"}
     return Principal(subject=str(user.id), scopes=frozenset(scopes), token_id="t", expires_at=0)
+
+
+def not_before_entry(user: User) -> tuple[str, str, int]:
+    """What the cache is told: the user's not-before time, kept until every token issued
+    before it has expired."""
+    assert user.tokens_not_before is not None
+    epoch = int(user.tokens_not_before.timestamp())
+    return f"{Denylist.PREFIX}nbf:{user.id}", str(epoch), epoch + 900 + 1
 
 
 def update(service: UsersServiceImpl, user: User, **change: str) -> us.UpdateMe200:
@@ -84,7 +86,7 @@ def test_changing_the_address_lower_cases_it_and_ends_no_login(service: UsersSer
     assert update(service, ada, new_email="Ada.L@Example.com").body.email == "ada.l@example.com"
     assert ada.email == "ada.l@example.com"
     assert ada.tokens_not_before is None
-    assert service.denylist.users == {}  # type: ignore[attr-defined]
+    assert service.denylist.cached == []  # type: ignore[attr-defined]
 
 
 def test_an_address_another_account_has_is_a_conflict(service: UsersServiceImpl) -> None:
@@ -125,7 +127,7 @@ def test_a_new_password_is_hashed_and_ends_every_login_from_the_next_second(
     not_before = ada.tokens_not_before
     assert not_before is not None and not_before.microsecond == 0
     assert before < not_before <= before + timedelta(seconds=1)
-    assert service.denylist.users == {str(ada.id): not_before}  # type: ignore[attr-defined]
+    assert service.denylist.cached == [not_before_entry(ada)]  # type: ignore[attr-defined]
     assert mine.revoked_at is not None and mine.revoked_reason == "password-change"
     assert theirs.revoked_at is None and grace.tokens_not_before is None
 
@@ -176,7 +178,7 @@ def test_an_administrator_reads_and_disables_a_user_and_ends_their_logins(
     assert disabled.is_disabled and ada.is_disabled
     assert login.revoked_reason == "disabled"
     assert ada.tokens_not_before is not None
-    assert service.denylist.users == {str(ada.id): ada.tokens_not_before}  # type: ignore[attr-defined]
+    assert service.denylist.cached == [not_before_entry(ada)]  # type: ignore[attr-defined]
     assert not admin.is_disabled
 
 

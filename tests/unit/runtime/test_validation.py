@@ -4,6 +4,7 @@ import asyncio
 from collections.abc import AsyncGenerator
 
 import pytest
+from connexion.exceptions import NonConformingResponseBody
 from connexion.json_schema import Draft4RequestValidator
 from connexion.lifecycle import ConnexionRequest
 from connexion.uri_parsing import OpenAPIURIParser
@@ -219,6 +220,21 @@ def test_the_response_to_head_is_not_validated_but_other_methods_are() -> None:
     assert validator("HEAD").wrap_send(send) is send
     assert validator("GET").wrap_send(send) is not send
 
+    async def respond(method: str, body: bytes) -> list[object]:
+        sent: list[object] = []
+
+        async def inner(message: object) -> None:
+            sent.append(message)
+
+        wrapped = validator(method).wrap_send(inner)
+        await wrapped({"type": "http.response.start", "status": 200, "headers": []})
+        await wrapped({"type": "http.response.body", "body": body, "more_body": False})
+        return sent
+
+    assert len(asyncio.run(respond("GET", b'{"a": 1}'))) == 2
+    with pytest.raises(NonConformingResponseBody):
+        asyncio.run(respond("GET", b"[1]"))
+
 
 def test_a_missing_body_may_be_allowed_when_nullable() -> None:
     validator = AllErrorsJSONBodyValidator(
@@ -344,6 +360,12 @@ def test_strict_validation_names_each_unknown_form_field_the_schema_did_not() ->
     assert [(e.pointer, e.detail) for e in raised.value.errors] == [
         ("#/alpha", "is not an accepted field"),
         ("#/zeta", "is not an accepted field"),
+    ]
+    bare = AllErrorsFormDataValidator(schema={}, encoding="utf-8", strict_validation=True)
+    with pytest.raises(ValidationProblem) as unknown:
+        bare._validate({"zeta": "1"})
+    assert [(e.pointer, e.detail) for e in unknown.value.errors] == [
+        ("#/zeta", "is not an accepted field")
     ]
     lenient = AllErrorsFormDataValidator(
         schema=open_form, encoding="utf-8", strict_validation=False
