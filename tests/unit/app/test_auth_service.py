@@ -16,6 +16,7 @@ from app.common.auth import Authenticator, Denylist
 from app.common.errors import EmailAlreadyRegistered, InvalidGrant
 from app.common.orm import utcnow
 from app.modules.auth import schemas as s
+from app.modules.auth import service as service_module
 from app.modules.auth.service import AuthServiceImpl, hash_refresh_token
 from app.modules.components import Credentials, RefreshRequest, Registration, TokenPair
 from runtime.auth import KeyRing, KeyRingSource, Principal, TokenService
@@ -397,3 +398,38 @@ def test_the_account_is_named_once_by_email_or_username(
     both = {"email": "ada@example.com", "username": "ADA@example.com", "password": PASSWORD}
     pair = auth.create_token(s.CreateTokenRequest(body=Credentials.model_validate(both))).body
     assert pair.token_type == "Bearer"
+
+
+def test_the_edges_of_the_grace_and_of_a_login_s_life_on_a_stopped_clock(
+    auth: AuthServiceImpl, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Exactly ``grace`` seconds after its use a token is still "just used"; a login whose
+    expiry is this very instant has ended."""
+    auth.refresh_reuse_grace_s = 5
+    register(auth)
+    first = login(auth)
+    refresh(auth, first.refresh_token)
+    token, family = auth.refresh_tokens.find(hash_refresh_token(first.refresh_token))  # type: ignore[misc]
+    assert token.used_at is not None
+    at_the_edge = token.used_at + timedelta(seconds=5)
+    monkeypatch.setattr(service_module, "utcnow", lambda: at_the_edge)
+    invalid_grant(
+        lambda: refresh(auth, first.refresh_token),
+        "The refresh token was just used; use the new one.",
+    )
+    assert family.revoked_at is None
+    fresh = login(auth)
+    _, ending = auth.refresh_tokens.find(hash_refresh_token(fresh.refresh_token))  # type: ignore[misc]
+    ending.expires_at = at_the_edge
+    invalid_grant(lambda: refresh(auth, fresh.refresh_token), WRONG_REFRESH)
+
+
+def test_a_role_this_release_does_not_know_gets_no_scope_rather_than_an_error(
+    auth: AuthServiceImpl,
+) -> None:
+    """During a rolling deploy a newer release's role may reach an older one."""
+    register(auth)
+    next(iter(auth.users.rows.values())).role = "auditor"  # type: ignore[attr-defined]
+    pair = login(auth)
+    assert pair.scope == ""
+    assert principal(auth, pair).scopes == frozenset()

@@ -3,11 +3,13 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from prometheus_client import REGISTRY
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from runtime.errors import PROBLEM_JSON, TYPE_BASE, ValidationProblem
@@ -245,6 +247,7 @@ def test_an_empty_list_of_policies_is_refused_naming_the_operation() -> None:
         ({"limit": "ten per minute"}, "operation 'login': x-rate-limit.limit 'ten per minute'"),
         ({"limit": "0/minute"}, "operation 'login': x-rate-limit.limit '0/minute'"),
         ({}, "operation 'login': x-rate-limit.limit None"),
+        ({"limit": 10}, "operation 'login': x-rate-limit.limit 10"),
         ({"limit": "1/minute", "key": "cookie"}, "operation 'login': x-rate-limit.key 'cookie'"),
         ({"limit": "1/minute", "key": "body:"}, "operation 'login': x-rate-limit.key 'body:'"),
         ({"limit": "1/minute", "fail": "maybe"}, "operation 'login': x-rate-limit.fail 'maybe'"),
@@ -625,3 +628,89 @@ def test_the_outage_warning_cuts_a_long_detail_at_200_characters(
     (line,) = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
     assert line["event"] == "rate_limit_storage_unavailable"
     assert line["detail"] == "x" * 200
+
+
+def test_what_the_limiter_does_not_limit_reaches_the_app_as_it_came() -> None:
+    seen: list[tuple[object, object, object]] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        seen.append((scope, receive, send))
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request"}
+
+    async def send(message: object) -> None:
+        pass
+
+    middleware = RateLimitMiddleware(
+        app, policies=policies_from_spec(spec(login={"limit": "1/minute"})), storage_url=None
+    )
+    scopes: list[dict[str, Any]] = [
+        {"type": "websocket", "path": "/ws"},
+        {"type": "http", "path": "/unrouted"},
+        {"type": "http", "path": "/x", "extensions": {}},
+        {"type": "http", "extensions": {"connexion_routing": {"operation_id": "other"}}},
+    ]
+    for scope in scopes:
+        asyncio.run(middleware(scope, receive, send))
+    assert seen == [(scope, receive, send) for scope in scopes]
+
+
+def test_a_single_policy_may_be_given_without_a_tuple() -> None:
+    (policy,) = policies_from_spec(spec(login={"limit": "1/minute"}))["login"]
+    app = routed(RateLimitMiddleware(Echo(), policies={"login": policy}, storage_url=None))
+    assert [call(app).status for _ in range(2)] == [200, 429]
+
+
+def test_a_one_letter_body_field_is_a_field() -> None:
+    (policy,) = policies_from_spec(spec(login={"limit": "1/minute", "key": "body:x"}))["login"]
+    assert (policy.key, policy.body_field) == ("body", "x")
+
+
+def test_while_the_store_is_skipped_a_fail_open_request_reaches_the_app_as_it_came() -> None:
+    seen: list[Scope] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        seen.append(scope)
+        await Echo()(scope, receive, send)
+
+    middleware = RateLimitMiddleware(
+        app, policies=policies_from_spec(spec(login={"limit": "1/minute"})), storage_url=None
+    )
+    middleware._down_until = time.monotonic() + 60
+    replies = [call(routed(middleware)) for _ in range(2)]
+    assert [r.status for r in replies] == [200, 200]
+    assert "ratelimit" not in replies[0].headers
+    assert [s["path"] for s in seen] == ["/api/v1/login"] * 2
+
+
+def test_each_429_is_counted_under_its_operation() -> None:
+    def refused() -> float:
+        labels = {"policy": "login"}
+        return REGISTRY.get_sample_value("rate_limit_rejections_total", labels) or 0.0
+
+    app = limited(Echo(), login={"limit": "1/minute"})
+    before = refused()
+    assert [call(app).status for _ in range(3)] == [200, 429, 429]
+    assert refused() == before + 2
+
+
+def test_a_response_start_without_headers_still_gets_the_limits() -> None:
+    async def bare(scope: Scope, receive: Receive, send: Send) -> None:
+        await receive()
+        await send({"type": "http.response.start", "status": 204})
+        await send({"type": "http.response.body", "body": b""})
+
+    reply = call(limited(bare, login={"limit": "2/minute"}))
+    assert reply.status == 204
+    assert reply.headers["ratelimit"].startswith("limit=2, remaining=1, reset=")
+
+
+def test_a_body_past_the_buffer_reaches_the_app_whole_and_is_keyed_by_address() -> None:
+    echo = Echo()
+    app = limited(echo, login={"limit": "1/minute", "key": "body:email"})
+    chunks = (b"x" * (MAX_KEY_BODY_BYTES + 1), b"y", b"z")
+    assert call(app, chunks=chunks).status == 200
+    assert echo.bodies == [b"".join(chunks)]
+    assert call(app, chunks=chunks, ip="10.0.0.2").status == 200
+    assert call(app, chunks=chunks).status == 429
