@@ -51,14 +51,9 @@ MODULES = (
     Module("codegen/diff.py", ("tests/unit/codegen/test_diff.py",), 95.0),
     Module("app/modules/auth/service.py", ("tests/unit/app/test_auth_service.py",), 90.0),
     Module("runtime/validation.py", ("tests/unit/runtime/test_validation.py",), 90.0),
-    # WHY the SQLite test: the Flask hooks (lookup, lock, store, replay) need an app and a
-    # database; this one test drives them all without PostgreSQL, in seconds.
     Module(
         "runtime/idempotency.py",
-        (
-            "tests/unit/runtime/test_idempotency.py",
-            "tests/integration/test_write_safety_sqlite.py",
-        ),
+        ("tests/unit/runtime/test_idempotency.py", "tests/unit/runtime/test_idempotency_hooks.py"),
         90.0,
     ),
     Module("runtime/deadline.py", ("tests/unit/runtime/test_deadline.py",), 90.0),
