@@ -604,3 +604,14 @@ def test_every_issued_signature_is_low_s_and_verifies(service: TokenService) -> 
         raw = base64.urlsafe_b64decode(token.split(".")[2] + "==")
         assert int.from_bytes(raw[32:], "big") <= P256_ORDER // 2
         assert service.verify_access_token(token, now=NOW).subject == "user-1"
+
+
+def test_a_signature_is_high_s_from_just_above_half_the_order(service: TokenService) -> None:
+    head, payload, signature = service.issue_access_token("user-1", [], now=NOW).token.split(".")
+    r = base64.urlsafe_b64decode(signature + "==")[:32]
+    half = P256_ORDER // 2
+    at_half = f"{head}.{payload}.{b64(r + half.to_bytes(32, 'big'))}"
+    above = f"{head}.{payload}.{b64(r + (half + 1).to_bytes(32, 'big'))}"
+    # At half the order the signature is low-s, so it reaches (and fails) verification.
+    assert rejection(service, at_half) == "bad_signature"
+    assert rejection(service, above) == "high_s_signature"
