@@ -17,6 +17,7 @@ from runtime.deadline import (
     DeadlineMiddleware,
     bounded,
     current,
+    remaining,
 )
 from runtime.wsgi import HandlerThreads, Overloaded
 
@@ -168,3 +169,75 @@ def test_a_request_that_gave_up_keeps_its_slot_while_its_thread_is_blocked() -> 
 
     asyncio.run(main())
     threads.close()
+
+
+def test_the_two_503s_say_whether_anything_was_saved_and_when_to_retry() -> None:
+    exceeded, unknown = DeadlineExceeded(), CommitOutcomeUnknown()
+    assert (exceeded.status, exceeded.kind, exceeded.headers) == (
+        503,
+        "deadline-exceeded",
+        {"Retry-After": "1"},
+    )
+    assert exceeded.detail == "The request did not finish within its deadline; nothing was saved."
+    assert DeadlineExceeded("late", retry_after=3).to_dict()["detail"] == "late"
+    assert DeadlineExceeded(retry_after=3).headers == {"Retry-After": "3"}
+    assert (unknown.status, unknown.kind, unknown.headers) == (
+        503,
+        "commit-outcome-unknown",
+        {"Retry-After": "5"},
+    )
+    assert unknown.detail == (
+        "The database did not confirm the change in time; it may have been saved. "
+        "Read the resource (or retry with the same Idempotency-Key) before repeating it."
+    )
+
+
+def test_a_deadline_moves_running_committing_done_or_running_expired() -> None:
+    deadline = Deadline(60, commit_grace_s=2)
+    deadline.check()
+    assert deadline.wait_until() == deadline.expires_at
+    deadline.begin_commit()
+    assert deadline.state == "committing"
+    assert deadline.wait_until() == deadline.expires_at + 2
+    assert not deadline.expire()
+    deadline.end_commit()
+    assert deadline.state == "done" and not deadline.expire()
+    expired = Deadline(60)
+    assert expired.expire() and expired.state == "expired"
+    with pytest.raises(DeadlineExceeded):
+        expired.check()
+    with pytest.raises(DeadlineExceeded):
+        expired.begin_commit()
+    assert expired.state == "expired"
+
+
+def test_a_deadline_with_no_time_left_refuses_at_once_and_stays_expired() -> None:
+    spent = Deadline(0)
+    with pytest.raises(DeadlineExceeded):
+        spent.check()
+    with pytest.raises(DeadlineExceeded):
+        spent.begin_commit()
+    assert spent.state == "expired"
+    assert spent.expire()
+
+
+def test_the_time_left_is_the_requests_inside_one_and_the_default_outside() -> None:
+    assert remaining(7.5) == 7.5
+    with bounded(60) as deadline:
+        assert 59 < remaining(7.5) <= 60
+        assert current() is deadline
+    assert current() is None
+
+
+def test_each_operation_has_its_own_deadline_or_the_default() -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        pass
+
+    middleware = DeadlineMiddleware(app, default_s=10, per_operation={"slow": 30, "plain": None})
+    assert [middleware.seconds_for(op) for op in ("slow", "plain", "other", None)] == [
+        30,
+        10,
+        10,
+        10,
+    ]
+    assert middleware.commit_grace_s == 2.0
