@@ -162,3 +162,37 @@ def test_an_extension_not_configured_says_so_and_keeps_a_day_by_default() -> Non
         with pytest.raises(RuntimeError) as raised:
             getattr(extension, attribute)
         assert str(raised.value) == "Idempotency is not configured; call init_app(app, ...)."
+
+
+@pytest.mark.parametrize(
+    ("raw", "detail"),
+    [
+        ("", "the key is empty"),
+        ('""', "the key is empty"),
+        ("k" * 256, "the key is longer than 255 characters"),
+        ("a b", "the key may hold printable ASCII characters only"),
+        ("a\x7f", "the key may hold printable ASCII characters only"),
+        ("caf\u00e9", "the key may hold printable ASCII characters only"),
+    ],
+)
+def test_an_unusable_key_says_what_is_wrong(raw: str, detail: str) -> None:
+    with pytest.raises(ValidationProblem) as raised:
+        parse_key(raw, required=False)
+    assert [(e.pointer, e.detail) for e in raised.value.errors] == [
+        ("#/header/Idempotency-Key", detail)
+    ]
+
+
+def test_the_printable_range_is_inclusive_and_255_characters_fit() -> None:
+    assert parse_key("!~", required=True) == "!~"
+    assert parse_key("k" * 255, required=True) == "k" * 255
+
+
+def test_only_a_json_media_type_is_compared_as_data() -> None:
+    def fingerprint_of(body: bytes, content_type: str | None) -> str:
+        return fingerprint(method="POST", path="/x", query=[], body=body, content_type=content_type)
+
+    for content_type in ("text/plain;profile=json", None):
+        assert fingerprint_of(b'{"a":1}', content_type) != fingerprint_of(b'{"a": 1}', content_type)
+    json = "application/json;charset=utf-8"
+    assert fingerprint_of(b'{"a":1}', json) == fingerprint_of(b'{"a": 1}', json)

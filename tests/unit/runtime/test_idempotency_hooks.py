@@ -53,7 +53,7 @@ class Api:
                 "required": {"idempotency_key": "required"},
                 "optional": {"idempotency_key": "optional"},
                 "unguarded": {"idempotency_key": "none"},
-                "unset": {},
+                "unset": {"x-other": True},
             },
             ttl_s=60,
             secret=SECRET,
@@ -62,7 +62,7 @@ class Api:
 
     def create(self) -> flask.Response:
         self.runs += 1
-        response = flask.jsonify(run=self.runs)
+        response = flask.jsonify(run=self.runs, got=flask.request.get_json(silent=True))
         response.status_code = self.status
         response.headers["Location"] = f"/things/{self.runs}"
         response.headers["Set-Cookie"] = "seen=1"
@@ -132,7 +132,8 @@ def test_a_retry_with_the_key_replays_the_stored_answer_without_running_again(ap
     # Other key order and whitespace: the same JSON, the same request.
     again = api.post("required", "k1", data='{"b": [2],  "a": 1}', content_type="application/json")
     assert api.runs == 1
-    assert (again.status_code, again.get_json()) == (201, {"run": 1})
+    assert (again.status_code, again.get_json()) == (201, {"run": 1, "got": {"a": 1, "b": [2]}})
+    assert first.get_json() == again.get_json()
     assert again.headers["Location"] == first.headers["Location"]
     assert again.headers["Idempotent-Replayed"] == "true"
     assert "Idempotent-Replayed" not in first.headers
@@ -157,8 +158,11 @@ def test_the_key_with_another_request_is_refused(api: Api) -> None:
         {"query_string": "tag=a&tag=c", "json": {"a": 1}},
         {"query_string": "tag=a&tag=b", "json": {"a": 2}},
     ):
-        with pytest.raises(IdempotencyKeyReused):
+        with pytest.raises(IdempotencyKeyReused) as raised:
             api.post("required", "k1", **changed)
+        assert raised.value.detail == (
+            "This Idempotency-Key was used for a different request; use a new key."
+        )
     assert api.runs == 1
 
 
@@ -184,12 +188,16 @@ def test_one_key_of_two_callers_is_two_keys(api: Api, who: Callable[[], dict[str
 
 
 def test_an_error_is_not_stored_so_the_retry_runs_again(api: Api) -> None:
-    api.status = 409
-    assert api.post("required", "k1", json={"a": 1}).status_code == 409
+    api.status = 400
+    assert api.post("required", "k1", json={"a": 1}).status_code == 400
+    assert api.rows() == []
+    api.status = 399
+    assert api.post("required", "k2", json={"a": 1}).status_code == 399
+    assert len(api.rows()) == 1
     api.status = 201
     assert api.post("required", "k1", json={"a": 1}).status_code == 201
-    assert api.runs == 2
-    assert len(api.rows()) == 1
+    assert api.runs == 3
+    assert len(api.rows()) == 2
 
 
 def test_an_expired_answer_is_replaced_by_a_new_run(api: Api) -> None:
@@ -197,6 +205,13 @@ def test_an_expired_answer_is_replaced_by_a_new_run(api: Api) -> None:
     api.session.execute(update(api.table).values(expires_at=datetime.now(UTC) - timedelta(1)))
     api.session.commit()
     again = api.post("required", "k1", json={"a": 1})
-    assert (again.get_json(), "Idempotent-Replayed" in again.headers) == ({"run": 2}, False)
+    assert again.get_json()["run"] == 2 and "Idempotent-Replayed" not in again.headers
     (row,) = api.rows()
     assert row.expires_at.replace(tzinfo=UTC) > datetime.now(UTC)
+
+
+def test_a_caller_without_an_address_is_one_unknown_address(api: Api) -> None:
+    api.post("required", "k1", json={"a": 1}, address="")
+    api.post("required", "k1", json={"a": 1}, address="")
+    assert api.runs == 1
+    assert [row.scope for row in api.rows()] == ["addr:unknown"]
