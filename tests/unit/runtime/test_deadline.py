@@ -241,3 +241,35 @@ def test_each_operation_has_its_own_deadline_or_the_default() -> None:
         10,
     ]
     assert middleware.commit_grace_s == 2.0
+
+
+def test_the_middleware_sets_each_requests_deadline_and_leaves_other_scopes_alone() -> None:
+    seen: list[tuple[Any, Any, Any, float | None]] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        deadline = current()
+        seen.append((scope, receive, send, deadline.seconds if deadline else None))
+        if scope["type"] == "http":
+            await send({"type": "http.response.start", "status": 204, "headers": []})
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request"}
+
+    async def send(message: object) -> None:
+        pass
+
+    middleware = DeadlineMiddleware(app, default_s=60, per_operation={"op": 5})
+    scopes: list[dict[str, Any]] = [
+        {"type": "lifespan"},
+        {"type": "http"},
+        {"type": "http", "extensions": {}},
+        {"type": "http", "extensions": {"connexion_routing": {"operation_id": "op"}}},
+    ]
+    for scope in scopes:
+        asyncio.run(middleware(scope, receive, send))
+    assert [entry[3] for entry in seen] == [None, 60, 60, 5]
+    assert seen[0][:3] == (scopes[0], receive, send)
+
+
+def test_less_than_a_second_left_is_still_time_left() -> None:
+    Deadline(0.5).check()
