@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 import time
 from typing import Any
@@ -100,7 +101,7 @@ def test_the_middleware_answers_at_the_operations_deadline_whatever_the_handler_
 def test_a_commit_in_flight_at_the_deadline_gets_its_grace_then_an_honest_unknown() -> None:
     async def committing(scope: Scope, receive: Receive, send: Send) -> None:
         deadline = current()
-        assert deadline is not None
+        assert deadline is not None and deadline.commit_grace_s == 0.2
         deadline.begin_commit()
         await asyncio.sleep(30)
 
@@ -193,7 +194,7 @@ def test_the_two_503s_say_whether_anything_was_saved_and_when_to_retry() -> None
 
 
 def test_a_deadline_moves_running_committing_done_or_running_expired() -> None:
-    deadline = Deadline(60, commit_grace_s=2)
+    deadline = Deadline(60)
     deadline.check()
     assert deadline.wait_until() == deadline.expires_at
     deadline.begin_commit()
@@ -273,3 +274,42 @@ def test_the_middleware_sets_each_requests_deadline_and_leaves_other_scopes_alon
 
 def test_less_than_a_second_left_is_still_time_left() -> None:
     Deadline(0.5).check()
+
+
+def test_a_response_already_started_is_never_cut_off_by_the_deadline() -> None:
+    async def streaming(scope: Scope, receive: Receive, send: Send) -> None:
+        request = await receive()
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await asyncio.sleep(0.3)
+        await send({"type": "http.response.body", "body": request["body"] or b"late"})
+
+    sent, _ = _run(DeadlineMiddleware(streaming, default_s=0.05))
+    assert [(m["type"], m.get("body")) for m in sent] == [
+        ("http.response.start", None),
+        ("http.response.body", b"late"),
+    ]
+
+
+def test_each_answer_at_the_deadline_is_logged_with_the_deadline(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from runtime.logging import configure_logging
+
+    configure_logging(level="INFO", json=True)
+
+    async def stuck(scope: Scope, receive: Receive, send: Send) -> None:
+        await asyncio.sleep(30)
+
+    async def committing(scope: Scope, receive: Receive, send: Send) -> None:
+        current().begin_commit()  # type: ignore[union-attr]
+        await asyncio.sleep(30)
+
+    with pytest.raises(DeadlineExceeded):
+        _run(DeadlineMiddleware(stuck, default_s=0.05))
+    with pytest.raises(CommitOutcomeUnknown):
+        _run(DeadlineMiddleware(committing, default_s=0.05, commit_grace_s=0.05))
+    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
+    assert [(line["event"], line["level"], line["deadline_s"]) for line in lines] == [
+        ("deadline_exceeded", "warning", 0.05),
+        ("commit_outcome_unknown", "error", 0.05),
+    ]
