@@ -51,6 +51,12 @@ MODULES = (
     Module("codegen/checks/diff.py", ("tests/unit/codegen/test_diff.py",), 95.0),
     Module("app/modules/auth/service.py", ("tests/unit/app/test_auth_service.py",), 90.0),
     Module("runtime/validation.py", ("tests/unit/runtime/test_validation.py",), 90.0),
+    Module(
+        "runtime/idempotency.py",
+        ("tests/unit/runtime/test_idempotency.py", "tests/unit/runtime/test_idempotency_hooks.py"),
+        90.0,
+    ),
+    Module("runtime/deadline.py", ("tests/unit/runtime/test_deadline.py",), 90.0),
 )
 
 # Statuses mutmut reports; a timeout means the tests noticed (the mutant hung them).
@@ -190,7 +196,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-children", type=int, default=2)
     parser.add_argument("--timeout-s", type=float, default=900.0, help="bound per module")
     parser.add_argument("--no-diffs", action="store_true", help="names of survivors only")
+    parser.add_argument("--work", type=Path, help="scratch directory (default .mutation/)")
     args = parser.parse_args(argv)
+    if args.work is not None:
+        global WORK
+        WORK = args.work.resolve()
     chosen = [m for m in MODULES if not args.modules or m.path in args.modules]
     unknown = set(args.modules) - {m.path for m in MODULES}
     if unknown:

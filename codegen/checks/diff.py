@@ -335,8 +335,8 @@ def _schema(
         and (before.get("additionalProperties") is not False)
     ):
         yield Change(where, "additional properties are now forbidden", True)
-    if "items" in before or "items" in after:
-        yield from _schema(pair, f"{where}[]", before.get("items"), after.get("items"), seen)
+    # Items on one side only are not compared: a missing side is no schema, so this returns.
+    yield from _schema(pair, f"{where}[]", before.get("items"), after.get("items"), seen)
     for key in ("allOf", "oneOf", "anyOf"):
         olds, news = before.get(key) or [], after.get(key) or []
         for index, (a, b) in enumerate(zip(olds, news, strict=False)):

@@ -6,13 +6,15 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
+import redis
+
 from app.common.orm import utcnow
 from app.modules.auth.models import RefreshFamily, RefreshToken
 from app.modules.projects.models import Project
 from app.modules.tasks.models import Task
 from app.modules.users.models import User
 from app.modules.users.repo import EmailTaken
-from runtime.auth import Revocations
+from runtime.auth import Denylist, Revocations
 from runtime.testing import FakeClock
 
 
@@ -245,3 +247,18 @@ class FakeRevocationRepo:
                 if getattr(u, "tokens_not_before", None) is not None and u.tokens_not_before > since
             ],
         )
+
+
+class RecordingDenylist(Denylist):
+    """The real denylist over a fake database, without a cache: it records each entry it
+    would cache, and with ``failing`` set refuses them as a Redis outage would."""
+
+    def __init__(self, store: FakeRevocationRepo, *, access_token_ttl_s: int = 900) -> None:
+        super().__init__(None, lambda: store, access_token_ttl_s=access_token_ttl_s)
+        self.cached: list[tuple[str, str, int]] = []
+        self.failing = False
+
+    def _cache(self, key: str, value: str, until: int) -> None:
+        if self.failing:
+            raise redis.exceptions.ConnectionError("the cache is down")
+        self.cached.append((key, value, until))

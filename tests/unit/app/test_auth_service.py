@@ -5,20 +5,28 @@ from __future__ import annotations
 import hashlib
 import time
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from argon2 import PasswordHasher
+from prometheus_client import REGISTRY
 
 from app.common.errors import EmailAlreadyRegistered, InvalidGrant
 from app.common.orm import utcnow
 from app.modules.auth import schemas as s
+from app.modules.auth import service as service_module
 from app.modules.auth.service import AuthServiceImpl, hash_refresh_token
 from app.modules.components import Credentials, RefreshRequest, Registration, TokenPair
 from runtime.auth import Authenticator, Denylist, KeyRing, KeyRingSource, Principal, TokenService
+from runtime.errors import ValidationProblem
 from runtime.passwords import Passwords
-from tests.unit.app.fakes import FakeRefreshTokenRepo, FakeRevocationRepo, FakeUserRepo
+from tests.unit.app.fakes import (
+    FakeRefreshTokenRepo,
+    FakeRevocationRepo,
+    FakeUserRepo,
+    RecordingDenylist,
+)
 
 PASSWORD = "a long enough passphrase"
 ACCESS_TTL_S = 900
@@ -40,7 +48,7 @@ def auth(keys: KeyRingSource) -> AuthServiceImpl:
     )
     users, refresh_tokens = FakeUserRepo(), FakeRefreshTokenRepo()
     revocations = FakeRevocationRepo(users, refresh_tokens)
-    denylist = Denylist(None, lambda: revocations, access_token_ttl_s=ACCESS_TTL_S)
+    denylist = RecordingDenylist(revocations, access_token_ttl_s=ACCESS_TTL_S)
     return AuthServiceImpl(
         users=users,  # type: ignore[arg-type]
         refresh_tokens=refresh_tokens,  # type: ignore[arg-type]
@@ -87,6 +95,20 @@ WRONG_REFRESH = "The refresh token is not valid."
 
 def test_the_refresh_token_hash_is_its_sha256() -> None:
     assert hash_refresh_token("abc") == hashlib.sha256(b"abc").hexdigest()
+
+
+def test_a_token_that_is_not_ascii_still_hashes_rather_than_raising() -> None:
+    # The spec's pattern keeps such a token out of the body; a form or a header is a
+    # different parser, and a hash that raises would be a 500.
+    assert hash_refresh_token("a\u00e9") == hashlib.sha256(b"a?").hexdigest()
+
+
+def test_a_refresh_token_carries_256_random_bits(auth: AuthServiceImpl) -> None:
+    register(auth)
+    tokens = {login(auth).refresh_token for _ in range(3)}
+    assert len(tokens) == 3
+    # 32 bytes in unpadded URL-safe base64.
+    assert {len(token) for token in tokens} == {43}
 
 
 def test_register_stores_a_lower_cased_address_and_a_hash_and_says_where_the_user_is(
@@ -144,6 +166,35 @@ def test_a_login_starts_a_family_that_ends_after_the_refresh_ttl(auth: AuthServi
     assert timedelta(seconds=REFRESH_TTL_S) <= lifetime <= timedelta(seconds=REFRESH_TTL_S + 5)
     # Only the digest is kept.
     assert auth.refresh_tokens.find(pair.refresh_token) is None
+
+
+def test_an_access_token_names_its_login_so_ending_the_login_ends_it(
+    auth: AuthServiceImpl,
+) -> None:
+    register(auth)
+    pair = login(auth)
+    _, family = auth.refresh_tokens.find(hash_refresh_token(pair.refresh_token))  # type: ignore[misc]
+    assert principal(auth, pair).claims["sid"] == str(family.id)
+    assert principal(auth, refresh(auth, pair.refresh_token)).claims["sid"] == str(family.id)
+
+
+def test_a_reuse_tells_the_cache_and_is_refused_even_when_the_cache_is_down(
+    auth: AuthServiceImpl,
+) -> None:
+    register(auth)
+    first = login(auth)
+    refresh(auth, first.refresh_token)
+    _, family = auth.refresh_tokens.find(hash_refresh_token(first.refresh_token))  # type: ignore[misc]
+    denylist = auth.authenticator.denylist
+    denylist.failing = True  # type: ignore[attr-defined]
+    invalid_grant(lambda: refresh(auth, first.refresh_token), WRONG_REFRESH)
+    assert family.revoked_reason == "reuse"
+    denylist.failing = False  # type: ignore[attr-defined]
+    second = login(auth)
+    refresh(auth, second.refresh_token)
+    invalid_grant(lambda: refresh(auth, second.refresh_token), WRONG_REFRESH)
+    _, other = auth.refresh_tokens.find(hash_refresh_token(second.refresh_token))  # type: ignore[misc]
+    assert [key for key, _, _ in denylist.cached] == [f"{Denylist.PREFIX}sid:{other.id}"]  # type: ignore[attr-defined]
 
 
 def test_an_administrator_gets_the_admin_scope(auth: AuthServiceImpl) -> None:
@@ -261,6 +312,16 @@ def test_logout_ends_the_callers_login_and_denylists_the_access_token(
     assert family.revoked_reason == "logout"
     assert auth.authenticator.denylist.is_revoked(caller)
     invalid_grant(lambda: refresh(auth, pair.refresh_token), WRONG_REFRESH)
+    # The database keeps the logout until the token would expire anyway; the cache hears of
+    # the login and of the token.
+    expires = datetime.fromtimestamp(caller.expires_at, UTC)
+    assert auth.revocations.tokens == {caller.token_id: expires}  # type: ignore[attr-defined]
+    cached = auth.authenticator.denylist.cached  # type: ignore[attr-defined]
+    assert [key for key, _, _ in cached] == [
+        f"{Denylist.PREFIX}sid:{family.id}",
+        f"{Denylist.PREFIX}jti:{caller.token_id}",
+    ]
+    assert cached[1][2] == caller.expires_at
 
 
 def test_logout_with_someone_elses_refresh_token_leaves_their_login_alone(
@@ -302,3 +363,72 @@ def test_jwks_keeps_a_retiring_key_until_its_tokens_expire(
     kids = {key["kid"] for key in auth.get_jwks(s.GetJwksRequest()).body.model_dump()["keys"]}
     assert before in kids
     assert auth.authenticator.keys.current().active_kid in kids
+
+
+def login_count(result: str) -> float:
+    return REGISTRY.get_sample_value("auth_login_attempts_total", {"result": result}) or 0.0
+
+
+def test_logins_are_counted_by_result(auth: AuthServiceImpl) -> None:
+    register(auth)
+    failures, successes = login_count("failure"), login_count("success")
+    login(auth)
+    invalid_grant(lambda: login(auth, password="not the passphrase"), WRONG_LOGIN)
+    invalid_grant(lambda: login(auth, email="nobody@example.com"), WRONG_LOGIN)
+    assert (login_count("failure"), login_count("success")) == (failures + 2, successes + 1)
+
+
+@pytest.mark.parametrize(
+    "named",
+    [{}, {"email": "ada@example.com", "username": "grace@example.com"}],
+    ids=["neither", "two-accounts"],
+)
+def test_the_account_is_named_once_by_email_or_username(
+    auth: AuthServiceImpl, named: dict[str, str]
+) -> None:
+    register(auth)
+    body = Credentials.model_validate({**named, "password": PASSWORD})
+    with pytest.raises(ValidationProblem) as raised:
+        auth.create_token(s.CreateTokenRequest(body=body))
+    assert [(e.pointer, e.detail) for e in raised.value.errors] == [
+        ("#/email", "give the account's e-mail as email or username, once")
+    ]
+    # The same account in both fields, in any case, is named once.
+    both = {"email": "ada@example.com", "username": "ADA@example.com", "password": PASSWORD}
+    pair = auth.create_token(s.CreateTokenRequest(body=Credentials.model_validate(both))).body
+    assert pair.token_type == "Bearer"
+
+
+def test_the_edges_of_the_grace_and_of_a_login_s_life_on_a_stopped_clock(
+    auth: AuthServiceImpl, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Exactly ``grace`` seconds after its use a token is still "just used"; a login whose
+    expiry is this very instant has ended."""
+    auth.refresh_reuse_grace_s = 5
+    register(auth)
+    first = login(auth)
+    refresh(auth, first.refresh_token)
+    token, family = auth.refresh_tokens.find(hash_refresh_token(first.refresh_token))  # type: ignore[misc]
+    assert token.used_at is not None
+    at_the_edge = token.used_at + timedelta(seconds=5)
+    monkeypatch.setattr(service_module, "utcnow", lambda: at_the_edge)
+    invalid_grant(
+        lambda: refresh(auth, first.refresh_token),
+        "The refresh token was just used; use the new one.",
+    )
+    assert family.revoked_at is None
+    fresh = login(auth)
+    _, ending = auth.refresh_tokens.find(hash_refresh_token(fresh.refresh_token))  # type: ignore[misc]
+    ending.expires_at = at_the_edge
+    invalid_grant(lambda: refresh(auth, fresh.refresh_token), WRONG_REFRESH)
+
+
+def test_a_role_this_release_does_not_know_gets_no_scope_rather_than_an_error(
+    auth: AuthServiceImpl,
+) -> None:
+    """During a rolling deploy a newer release's role may reach an older one."""
+    register(auth)
+    next(iter(auth.users.rows.values())).role = "auditor"  # type: ignore[attr-defined]
+    pair = login(auth)
+    assert pair.scope == ""
+    assert principal(auth, pair).scopes == frozenset()

@@ -733,6 +733,108 @@ def test_a_recursive_schema_is_compared_once_and_its_depths_still_seen() -> None
     ]
 
 
+def test_a_recursion_through_array_items_or_a_combinator_ends() -> None:
+    def recursive(doc: dict[str, Any]) -> None:
+        props = item(doc)["properties"]
+        props["children"] = {"type": "array", "items": {"$ref": "#/components/schemas/Item"}}
+        props["either"] = {"oneOf": [{"$ref": "#/components/schemas/Item"}]}
+
+    old, new = spec(), spec()
+    recursive(old)
+    recursive(new)
+    assert compare(old, new) == []
+    item(new)["properties"]["note"]["type"] = "integer"
+    assert [c.where for c in compare(old, new)] == [f"{OK}.note"]
+
+
+def test_an_unchanged_format_or_nullability_is_no_change_in_requests_or_responses() -> None:
+    def formats(doc: dict[str, Any]) -> None:
+        item_in(doc)["properties"]["name"]["format"] = "email"
+        item(doc)["properties"]["note"].update(format="email", nullable=True)
+
+    old, new = spec(), spec()
+    formats(old)
+    formats(new)
+    assert compare(old, new) == []
+
+
+def test_an_enum_that_was_not_a_list_counts_as_no_enum() -> None:
+    old, new = spec(), spec()
+    item_in(old)["properties"]["name"]["enum"] = "x"
+    item_in(new)["properties"]["name"]["enum"] = ["x"]
+    assert [(c.where, c.message) for c in compare(old, new)] == [
+        (f"{POST_BODY}.name", "enum added: values are now restricted"),
+        (f"{BODY}.name", "enum added: values are now restricted"),
+    ]
+
+
+def test_references_are_followed_on_each_side_in_its_own_document() -> None:
+    """A parameter's schema, a request body and a media type, each given by ``$ref``, are
+    resolved in the old document for the old side and in the new one for the new side."""
+
+    def by_reference(doc: dict[str, Any]) -> None:
+        components = doc["components"]
+        components["schemas"]["Q"] = components["parameters"]["Q"].pop("schema")
+        components["parameters"]["Q"]["schema"] = {"$ref": "#/components/schemas/Q"}
+        put = doc["paths"]["/items/{id}"]["put"]
+        components["requestBodies"] = {"ItemIn": put.pop("requestBody")}
+        put["requestBody"] = {"$ref": "#/components/requestBodies/ItemIn"}
+        components["x-media"] = {"Item": {"schema": {"$ref": "#/components/schemas/Item"}}}
+        ok = doc["paths"]["/items/{id}"]["get"]["responses"]["200"]
+        ok["content"][JSON] = {"$ref": "#/components/x-media/Item"}
+        components["requestBodies"]["ItemIn"]["content"][JSON] = {
+            "$ref": "#/components/x-media/ItemIn"
+        }
+        components["x-media"]["ItemIn"] = {"schema": {"$ref": "#/components/schemas/ItemIn"}}
+
+    old, new = spec(), spec()
+    by_reference(old)
+    by_reference(new)
+    assert compare(old, new) == []
+    new["components"]["schemas"]["Q"]["type"] = "integer"
+    item_in(new)["properties"]["size"]["type"] = "string"
+    item(new)["properties"]["note"]["type"] = "integer"
+    assert [(c.where, c.message) for c in compare(old, new)] == [
+        (f"{POST_BODY}.size", "type changed from integer to string"),
+        (f"{GET} query parameter 'q'", "type changed from string to integer"),
+        (f"{OK}.note", "type changed from string to integer"),
+        (f"{BODY}.size", "type changed from integer to string"),
+    ]
+
+
+def test_a_parameter_without_a_name_is_ignored_and_one_without_a_location_compared() -> None:
+    def odd(doc: dict[str, Any]) -> None:
+        doc["paths"]["/items"]["post"]["parameters"] = [
+            {"in": "query", "schema": {"type": "string"}},
+            {"name": "a"},
+            {"name": "b", "in": "query"},
+        ]
+
+    def more(doc: dict[str, Any]) -> None:
+        odd(doc)
+        doc["paths"]["/items"]["post"]["parameters"] += [
+            {"name": "c"},
+            {"name": "d", "in": "query"},
+        ]
+
+    # Sorted by the text of (location, name), so a missing location sorts after a quoted one.
+    assert diff(odd) == [
+        (POST, "optional query parameter 'b' added", False),
+        (POST, "optional None parameter 'a' added", False),
+    ]
+    old, new = spec(), spec()
+    odd(old)
+    more(new)
+    assert [c.message for c in compare(old, new)] == [
+        "optional query parameter 'd' added",
+        "optional None parameter 'c' added",
+    ]
+    assert [c.message for c in compare(new, old)] == [
+        "query parameter 'd' removed",
+        "None parameter 'c' removed",
+    ]
+
+
 # --- the gate, versions and loading -------------------------------------------------------
 
 
@@ -816,8 +918,8 @@ def test_a_document_loads_from_a_file_a_git_path_or_a_bare_ref(repo: Path) -> No
         # Only characters a ref may hold, but an option to git all the same.
         ("--all", "'--all' is neither a file nor a git ref"),
         ("main;rm", "'main;rm' is neither a file nor a git ref"),
-        ("no-such-ref", "git show no-such-ref:openapi.yaml failed: "),
-        ("git:main:missing.yaml", "git show main:missing.yaml failed: "),
+        ("no-such-ref", "git show no-such-ref:openapi.yaml failed: fatal: "),
+        ("git:main:missing.yaml", "git show main:missing.yaml failed: fatal: "),
     ],
 )
 def test_a_source_that_is_neither_a_file_nor_a_ref_is_a_config_error(

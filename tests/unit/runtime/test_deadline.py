@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 import time
 from typing import Any
@@ -17,6 +18,7 @@ from runtime.deadline import (
     DeadlineMiddleware,
     bounded,
     current,
+    remaining,
 )
 from runtime.wsgi import HandlerThreads, Overloaded
 
@@ -99,7 +101,7 @@ def test_the_middleware_answers_at_the_operations_deadline_whatever_the_handler_
 def test_a_commit_in_flight_at_the_deadline_gets_its_grace_then_an_honest_unknown() -> None:
     async def committing(scope: Scope, receive: Receive, send: Send) -> None:
         deadline = current()
-        assert deadline is not None
+        assert deadline is not None and deadline.commit_grace_s == 0.2
         deadline.begin_commit()
         await asyncio.sleep(30)
 
@@ -168,3 +170,146 @@ def test_a_request_that_gave_up_keeps_its_slot_while_its_thread_is_blocked() -> 
 
     asyncio.run(main())
     threads.close()
+
+
+def test_the_two_503s_say_whether_anything_was_saved_and_when_to_retry() -> None:
+    exceeded, unknown = DeadlineExceeded(), CommitOutcomeUnknown()
+    assert (exceeded.status, exceeded.kind, exceeded.headers) == (
+        503,
+        "deadline-exceeded",
+        {"Retry-After": "1"},
+    )
+    assert exceeded.detail == "The request did not finish within its deadline; nothing was saved."
+    assert DeadlineExceeded("late", retry_after=3).to_dict()["detail"] == "late"
+    assert DeadlineExceeded(retry_after=3).headers == {"Retry-After": "3"}
+    assert (unknown.status, unknown.kind, unknown.headers) == (
+        503,
+        "commit-outcome-unknown",
+        {"Retry-After": "5"},
+    )
+    assert unknown.detail == (
+        "The database did not confirm the change in time; it may have been saved. "
+        "Read the resource (or retry with the same Idempotency-Key) before repeating it."
+    )
+
+
+def test_a_deadline_moves_running_committing_done_or_running_expired() -> None:
+    deadline = Deadline(60)
+    deadline.check()
+    assert deadline.wait_until() == deadline.expires_at
+    deadline.begin_commit()
+    assert deadline.state == "committing"
+    assert deadline.wait_until() == deadline.expires_at + 2
+    assert not deadline.expire()
+    deadline.end_commit()
+    assert deadline.state == "done" and not deadline.expire()
+    expired = Deadline(60)
+    assert expired.expire() and expired.state == "expired"
+    with pytest.raises(DeadlineExceeded):
+        expired.check()
+    with pytest.raises(DeadlineExceeded):
+        expired.begin_commit()
+    assert expired.state == "expired"
+
+
+def test_a_deadline_with_no_time_left_refuses_at_once_and_stays_expired() -> None:
+    spent = Deadline(0)
+    with pytest.raises(DeadlineExceeded):
+        spent.check()
+    with pytest.raises(DeadlineExceeded):
+        spent.begin_commit()
+    assert spent.state == "expired"
+    assert spent.expire()
+
+
+def test_the_time_left_is_the_requests_inside_one_and_the_default_outside() -> None:
+    assert remaining(7.5) == 7.5
+    with bounded(60) as deadline:
+        assert 59 < remaining(7.5) <= 60
+        assert current() is deadline
+    assert current() is None
+
+
+def test_each_operation_has_its_own_deadline_or_the_default() -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        pass
+
+    middleware = DeadlineMiddleware(app, default_s=10, per_operation={"slow": 30, "plain": None})
+    assert [middleware.seconds_for(op) for op in ("slow", "plain", "other", None)] == [
+        30,
+        10,
+        10,
+        10,
+    ]
+    assert middleware.commit_grace_s == 2.0
+
+
+def test_the_middleware_sets_each_requests_deadline_and_leaves_other_scopes_alone() -> None:
+    seen: list[tuple[Any, Any, Any, float | None]] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        deadline = current()
+        seen.append((scope, receive, send, deadline.seconds if deadline else None))
+        if scope["type"] == "http":
+            await send({"type": "http.response.start", "status": 204, "headers": []})
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request"}
+
+    async def send(message: object) -> None:
+        pass
+
+    middleware = DeadlineMiddleware(app, default_s=60, per_operation={"op": 5})
+    scopes: list[dict[str, Any]] = [
+        {"type": "lifespan"},
+        {"type": "http"},
+        {"type": "http", "extensions": {}},
+        {"type": "http", "extensions": {"connexion_routing": {"operation_id": "op"}}},
+    ]
+    for scope in scopes:
+        asyncio.run(middleware(scope, receive, send))
+    assert [entry[3] for entry in seen] == [None, 60, 60, 5]
+    assert seen[0][:3] == (scopes[0], receive, send)
+
+
+def test_less_than_a_second_left_is_still_time_left() -> None:
+    Deadline(0.5).check()
+
+
+def test_a_response_already_started_is_never_cut_off_by_the_deadline() -> None:
+    async def streaming(scope: Scope, receive: Receive, send: Send) -> None:
+        request = await receive()
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await asyncio.sleep(0.3)
+        await send({"type": "http.response.body", "body": request["body"] or b"late"})
+
+    sent, _ = _run(DeadlineMiddleware(streaming, default_s=0.05))
+    assert [(m["type"], m.get("body")) for m in sent] == [
+        ("http.response.start", None),
+        ("http.response.body", b"late"),
+    ]
+
+
+def test_each_answer_at_the_deadline_is_logged_with_the_deadline(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from runtime.logging import configure_logging
+
+    configure_logging(level="INFO", json=True)
+
+    async def stuck(scope: Scope, receive: Receive, send: Send) -> None:
+        await asyncio.sleep(30)
+
+    async def committing(scope: Scope, receive: Receive, send: Send) -> None:
+        current().begin_commit()  # type: ignore[union-attr]
+        await asyncio.sleep(30)
+
+    with pytest.raises(DeadlineExceeded):
+        _run(DeadlineMiddleware(stuck, default_s=0.05))
+    with pytest.raises(CommitOutcomeUnknown):
+        _run(DeadlineMiddleware(committing, default_s=0.05, commit_grace_s=0.05))
+    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
+    assert [(line["event"], line["level"], line["deadline_s"]) for line in lines] == [
+        ("deadline_exceeded", "warning", 0.05),
+        ("commit_outcome_unknown", "error", 0.05),
+    ]

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import orjson
+from opentelemetry import trace
 
 from runtime.errors import (
     TYPE_BASE,
@@ -121,3 +122,15 @@ def test_texts_within_the_bounds_are_kept_whole() -> None:
     assert body["detail"] == "d" * 1024
     assert body["errors"][0]["detail"] == "y" * 1024
     assert len(body["instance"]) == 2048
+
+
+def test_a_problem_inside_a_trace_names_the_trace_and_outside_one_does_not() -> None:
+    span = trace.NonRecordingSpan(
+        trace.SpanContext(
+            trace_id=0xABC, span_id=0x1, is_remote=False, trace_flags=trace.TraceFlags(1)
+        )
+    )
+    with trace.use_span(span):
+        inside = NotFound("gone").to_dict()
+    assert inside["trace_id"] == f"{0xABC:032x}"
+    assert "trace_id" not in NotFound("gone").to_dict()

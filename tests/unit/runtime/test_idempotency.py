@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import MetaData, create_engine, inspect
 
+from app.migrate import upgrade
 from runtime.errors import ValidationProblem
 from runtime.idempotency import (
     Decision,
+    Idempotency,
     StoredAnswer,
     decide,
     fingerprint,
+    idempotency_table,
     lock_id,
     parse_key,
 )
@@ -118,3 +125,74 @@ def test_lock_ids_are_signed_64_bit_and_differ_by_scope_operation_and_key() -> N
     assert len(ids) == 4
     assert all(-(2**63) <= i < 2**63 for i in ids)
     assert lock_id("sub:a", "createProject", "k") == lock_id("sub:a", "createProject", "k")
+
+
+def test_the_table_is_the_one_the_migrations_create(tmp_path: Path) -> None:
+    # WHY a fresh MetaData: the application's table was built at import, before a test runs.
+    url = f"sqlite:///{tmp_path / 'app.db'}"
+    upgrade(url)
+    metadata = MetaData()
+    table = idempotency_table(metadata)
+    engine = create_engine(url)
+    with engine.connect() as connection:
+        only_this = {"include_name": lambda name, kind, _: kind != "table" or name == table.name}
+        diffs = compare_metadata(MigrationContext.configure(connection, opts=only_this), metadata)
+        inspector = inspect(connection)
+        primary_key = inspector.get_pk_constraint("idempotency_keys")["constrained_columns"]
+        indexes = inspector.get_indexes("idempotency_keys")
+    engine.dispose()
+    assert diffs == []
+    assert table.name == "idempotency_keys"
+    assert primary_key == [c.name for c in table.primary_key] == ["scope", "operation_id", "key"]
+    assert [(i["name"], i["column_names"]) for i in indexes] == [
+        ("ix_idempotency_keys_expires_at", ["expires_at"])
+    ]
+    assert {c.name: c.nullable for c in table.columns if not c.primary_key} == dict.fromkeys(
+        ("fingerprint", "status_code", "headers", "body", "created_at", "expires_at"), False
+    )
+    assert [c.type.length for c in table.primary_key] == [255, 128, 255]  # type: ignore[attr-defined]
+    assert table.c.fingerprint.type.length == 64  # type: ignore[attr-defined]
+    assert table.c.created_at.type.timezone and table.c.expires_at.type.timezone  # type: ignore[attr-defined]
+
+
+def test_an_extension_not_configured_says_so_and_keeps_a_day_by_default() -> None:
+    extension = Idempotency()
+    assert (extension.ttl_s, extension.policies, extension._secret) == (86_400, {}, b"")
+    for attribute in ("table", "session"):
+        with pytest.raises(RuntimeError) as raised:
+            getattr(extension, attribute)
+        assert str(raised.value) == "Idempotency is not configured; call init_app(app, ...)."
+
+
+@pytest.mark.parametrize(
+    ("raw", "detail"),
+    [
+        ("", "the key is empty"),
+        ('""', "the key is empty"),
+        ("k" * 256, "the key is longer than 255 characters"),
+        ("a b", "the key may hold printable ASCII characters only"),
+        ("a\x7f", "the key may hold printable ASCII characters only"),
+        ("caf\u00e9", "the key may hold printable ASCII characters only"),
+    ],
+)
+def test_an_unusable_key_says_what_is_wrong(raw: str, detail: str) -> None:
+    with pytest.raises(ValidationProblem) as raised:
+        parse_key(raw, required=False)
+    assert [(e.pointer, e.detail) for e in raised.value.errors] == [
+        ("#/header/Idempotency-Key", detail)
+    ]
+
+
+def test_the_printable_range_is_inclusive_and_255_characters_fit() -> None:
+    assert parse_key("!~", required=True) == "!~"
+    assert parse_key("k" * 255, required=True) == "k" * 255
+
+
+def test_only_a_json_media_type_is_compared_as_data() -> None:
+    def fingerprint_of(body: bytes, content_type: str | None) -> str:
+        return fingerprint(method="POST", path="/x", query=[], body=body, content_type=content_type)
+
+    for content_type in ("text/plain;profile=json", None):
+        assert fingerprint_of(b'{"a":1}', content_type) != fingerprint_of(b'{"a": 1}', content_type)
+    json = "application/json;charset=utf-8"
+    assert fingerprint_of(b'{"a":1}', json) == fingerprint_of(b'{"a": 1}', json)

@@ -1,15 +1,24 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from prometheus_client import REGISTRY
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from runtime.errors import PROBLEM_JSON, TYPE_BASE, ValidationProblem
-from runtime.ratelimit import MAX_KEY_BODY_BYTES, RateLimitMiddleware
+from runtime.ratelimit import (
+    MAX_KEY_BODY_BYTES,
+    RateLimitMiddleware,
+    _content_type,
+    _identify,
+)
 from tests.policies import policies_from_spec
 from tests.unit.runtime.asgi import Reply, drive
 
@@ -528,3 +537,127 @@ def test_of_limits_with_equal_room_the_one_resetting_last_is_reported() -> None:
     header = call(app).headers["ratelimit"]
     assert header.startswith("limit=5, remaining=4, reset=")
     assert int(header.rsplit("=", 1)[1]) > 1
+
+
+def test_a_form_is_recognised_whatever_the_case_and_parameters_of_its_content_type() -> None:
+    app = limited(Echo(), login={"limit": "1/minute", "key": "body:email,username"})
+    assert call(app, chunks=(b'{"email": "ada@example.com"}',)).status == 200
+    form = {"content-type": "Application/X-WWW-Form-Urlencoded;Charset=UTF-8"}
+    again = call(app, chunks=(b"username=ada%40example.com",), headers=form, ip="10.0.0.2")
+    assert again.status == 429
+
+
+def test_a_scope_without_headers_has_no_content_type() -> None:
+    assert _content_type({}) == ""
+    assert _content_type({"headers": [(b"Content-Type", b"text/plain; q=1")]}) == "text/plain"
+
+
+def test_a_body_key_is_the_digest_of_the_normalised_value() -> None:
+    """Keys must not change between releases: during a rolling deploy, old and new workers
+    count one account in the same Redis key."""
+    (policy,) = policies_from_spec(spec(login={"limit": "1/minute", "key": "body:email"}))["login"]
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b'{"email": " Ada@Example.COM "}'}
+
+    key, _ = asyncio.run(_identify(policy, {"type": "http", "headers": []}, receive))
+    assert key == "email:" + hashlib.sha256(b"ada@example.com").hexdigest()[:32]
+
+
+def test_the_outage_warning_cuts_a_long_detail_at_200_characters(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from runtime.logging import configure_logging
+
+    configure_logging(level="INFO", json=True)
+    app = RateLimitMiddleware(Echo(), policies={}, storage_url=None)
+    app._mark_down(OSError("x" * 300))
+    (line,) = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
+    assert line["event"] == "rate_limit_storage_unavailable"
+    assert line["detail"] == "x" * 200
+
+
+def test_what_the_limiter_does_not_limit_reaches_the_app_as_it_came() -> None:
+    seen: list[tuple[object, object, object]] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        seen.append((scope, receive, send))
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request"}
+
+    async def send(message: object) -> None:
+        pass
+
+    middleware = RateLimitMiddleware(
+        app, policies=policies_from_spec(spec(login={"limit": "1/minute"})), storage_url=None
+    )
+    scopes: list[dict[str, Any]] = [
+        {"type": "websocket", "path": "/ws"},
+        {"type": "http", "path": "/unrouted"},
+        {"type": "http", "path": "/x", "extensions": {}},
+        {"type": "http", "extensions": {"connexion_routing": {"operation_id": "other"}}},
+    ]
+    for scope in scopes:
+        asyncio.run(middleware(scope, receive, send))
+    assert seen == [(scope, receive, send) for scope in scopes]
+
+
+def test_a_single_policy_may_be_given_without_a_tuple() -> None:
+    (policy,) = policies_from_spec(spec(login={"limit": "1/minute"}))["login"]
+    app = routed(RateLimitMiddleware(Echo(), policies={"login": policy}, storage_url=None))
+    assert [call(app).status for _ in range(2)] == [200, 429]
+
+
+def test_a_one_letter_body_field_is_a_field() -> None:
+    (policy,) = policies_from_spec(spec(login={"limit": "1/minute", "key": "body:x"}))["login"]
+    assert (policy.key, policy.body_field) == ("body", "x")
+
+
+def test_while_the_store_is_skipped_a_fail_open_request_reaches_the_app_as_it_came() -> None:
+    seen: list[Scope] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        seen.append(scope)
+        await Echo()(scope, receive, send)
+
+    middleware = RateLimitMiddleware(
+        app, policies=policies_from_spec(spec(login={"limit": "1/minute"})), storage_url=None
+    )
+    middleware._down_until = time.monotonic() + 60
+    replies = [call(routed(middleware)) for _ in range(2)]
+    assert [r.status for r in replies] == [200, 200]
+    assert "ratelimit" not in replies[0].headers
+    assert [s["path"] for s in seen] == ["/api/v1/login"] * 2
+
+
+def test_each_429_is_counted_under_its_operation() -> None:
+    def refused() -> float:
+        labels = {"policy": "login"}
+        return REGISTRY.get_sample_value("rate_limit_rejections_total", labels) or 0.0
+
+    app = limited(Echo(), login={"limit": "1/minute"})
+    before = refused()
+    assert [call(app).status for _ in range(3)] == [200, 429, 429]
+    assert refused() == before + 2
+
+
+def test_a_response_start_without_headers_still_gets_the_limits() -> None:
+    async def bare(scope: Scope, receive: Receive, send: Send) -> None:
+        await receive()
+        await send({"type": "http.response.start", "status": 204})
+        await send({"type": "http.response.body", "body": b""})
+
+    reply = call(limited(bare, login={"limit": "2/minute"}))
+    assert reply.status == 204
+    assert reply.headers["ratelimit"].startswith("limit=2, remaining=1, reset=")
+
+
+def test_a_body_past_the_buffer_reaches_the_app_whole_and_is_keyed_by_address() -> None:
+    echo = Echo()
+    app = limited(echo, login={"limit": "1/minute", "key": "body:email"})
+    chunks = (b"x" * (MAX_KEY_BODY_BYTES + 1), b"y", b"z")
+    assert call(app, chunks=chunks).status == 200
+    assert echo.bodies == [b"".join(chunks)]
+    assert call(app, chunks=chunks, ip="10.0.0.2").status == 200
+    assert call(app, chunks=chunks).status == 429

@@ -668,3 +668,14 @@ def test_the_cache_holds_at_most_its_size_oldest_out_first(
     for token in (a, b, c, c, b, a):
         small.verify_access_token(token, now=NOW)
     assert checked == [a, b, c, a]
+
+
+def test_a_signature_is_high_s_from_just_above_half_the_order(service: TokenService) -> None:
+    head, payload, signature = service.issue_access_token("user-1", [], now=NOW).token.split(".")
+    r = base64.urlsafe_b64decode(signature + "==")[:32]
+    half = P256_ORDER // 2
+    at_half = f"{head}.{payload}.{b64(r + half.to_bytes(32, 'big'))}"
+    above = f"{head}.{payload}.{b64(r + (half + 1).to_bytes(32, 'big'))}"
+    # At half the order the signature is low-s, so it reaches (and fails) verification.
+    assert rejection(service, at_half) == "bad_signature"
+    assert rejection(service, above) == "high_s_signature"
