@@ -7,6 +7,7 @@ import contextlib
 import os
 import platform
 import re
+import secrets
 import signal
 import socket
 import subprocess
@@ -245,6 +246,7 @@ def base_environment(
         "DATABASE_URL": database_url,
         "REDIS_URL": redis_url,
         "JWT_KEYS_FILE": str(keys_file),
+        "IDEMPOTENCY_FINGERPRINT_KEY": secrets.token_urlsafe(32),
         "OPENAPI_SPEC": str(ROOT / "openapi.yaml"),
         "AUTO_MIGRATE": "false",
         "WEB_CONCURRENCY": str(workers),

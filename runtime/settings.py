@@ -18,6 +18,7 @@ from pydantic_settings import (
 )
 
 Environment = Literal["development", "test", "production"]
+MIN_FINGERPRINT_KEY_CHARS = 32
 
 
 class FileSecretsSource(PydanticBaseSettingsSource):
@@ -153,6 +154,18 @@ class RuntimeSettings(BaseSettings):
             problems.append("REDIS_URL is missing; production needs Redis.")
         if self.jwt_keys_file is None:
             problems.append("JWT_KEYS_FILE is missing; production needs a mounted key ring.")
+        # WHY: every production process (the app, `app.migrate`, `app.retention`) loads these
+        # same settings, as it already must for JWT_KEYS_FILE; one rule here, rather than an
+        # exemption for the jobs, keeps one refusal and one deployment shape for all of them.
+        # Without the key a dump's fingerprints of `register` bodies let passwords be guessed
+        # offline at HMAC speed, bypassing argon2id.
+        key = self.idempotency_fingerprint_key
+        if key is None or len(key.get_secret_value()) < MIN_FINGERPRINT_KEY_CHARS:
+            problems.append(
+                "IDEMPOTENCY_FINGERPRINT_KEY is missing; production needs a secret of at least "
+                f"{MIN_FINGERPRINT_KEY_CHARS} characters (IDEMPOTENCY_FINGERPRINT_KEY_FILE for a "
+                "mounted one)."
+            )
         if "*" in self.cors_origins:
             problems.append("CORS_ORIGINS may not be '*' in production; list the origins.")
         if problems:

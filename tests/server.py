@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -41,13 +42,14 @@ class Server:
 
 
 def production_env(tmp_path: Path, database_url: str, redis_url: str) -> dict[str, str]:
-    """The environment of a production start: a fresh key ring, PostgreSQL and Redis."""
+    """The environment of a production start: fresh keys, PostgreSQL and Redis."""
     from runtime.auth import KeyRing
 
     keys = tmp_path / "jwt-keys.json"
     KeyRing.generate(keys)
     return {
         "JWT_KEYS_FILE": str(keys),
+        "IDEMPOTENCY_FINGERPRINT_KEY": secrets.token_urlsafe(32),
         "ENVIRONMENT": "production",
         "DATABASE_URL": database_url,
         "REDIS_URL": redis_url,

@@ -59,6 +59,9 @@ def test_secrets_are_files_and_the_app_runs_locked_down() -> None:
         assert not any("PASSWORD" in key or key == "DATABASE_URL" for key in env), env
         assert env["DATABASE_URL_FILE"].startswith("/run/secrets/")
         assert env["JWT_KEYS_FILE"] == "/run/secrets/jwt-keys.json"
+        key_file = "/run/secrets/idempotency-fingerprint-key"
+        assert env["IDEMPOTENCY_FINGERPRINT_KEY_FILE"] == key_file
+        assert "idempotency-fingerprint-key" in service["secrets"]
         assert service["read_only"] is True and service["user"] == "10001:10001"
         assert service["cap_drop"] == ["ALL"]
     app_url, migrator_url = (

@@ -56,6 +56,13 @@ def test_the_workloads_are_locked_down() -> None:
             assert {"requests", "limits"} <= set(container["resources"])
             env = {item["name"]: item.get("value") for item in container["env"]}
             assert env["JWT_KEYS_FILE"].startswith("/run/secrets/")
+            key_file = env["IDEMPOTENCY_FINGERPRINT_KEY_FILE"]
+            assert key_file == "/run/secrets/api/idempotency-fingerprint-key"
+            [mount] = [m for m in container["volumeMounts"] if m["mountPath"] == "/run/secrets/api"]
+            [volume] = [v for v in pod["volumes"] if v["name"] == mount["name"]]
+            assert volume["secret"]["secretName"] == (
+                "api-migrator" if kind == "Job" else "api-runtime"
+            )
             assert "DATABASE_URL" not in env and "DATABASE_URL_FILE" in env
     deployment = kinds["Deployment"]
     container = pod_spec(deployment)["containers"][0]

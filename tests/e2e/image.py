@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 import subprocess
 import time
@@ -79,8 +80,17 @@ class Container:
         return podman("exec", self.name, *command, check=False)
 
 
+def fingerprint_key_beside(key_ring: Path) -> Path:
+    """One fingerprint key per key ring, so a test's migration and server are one deployment."""
+    path = key_ring.with_name("idempotency-fingerprint-key")
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(32), encoding="utf-8")
+        path.chmod(0o644)  # WHY: readable by the container's user 10001, as a mounted Secret is
+    return path
+
+
 def secure_run_args(key_ring: Path, env: Mapping[str, str]) -> list[str]:
-    """Read-only root, a non-root user, no capabilities, the key ring as a read-only secret."""
+    """Read-only root, a non-root user, no capabilities, the keys as read-only secret files."""
     args = [
         "--network",
         "host",
@@ -101,6 +111,10 @@ def secure_run_args(key_ring: Path, env: Mapping[str, str]) -> list[str]:
         f"{key_ring}:/run/secrets/jwt-keys.json:ro",
         "--env",
         "JWT_KEYS_FILE=/run/secrets/jwt-keys.json",
+        "--volume",
+        f"{fingerprint_key_beside(key_ring)}:/run/secrets/idempotency-fingerprint-key:ro",
+        "--env",
+        "IDEMPOTENCY_FINGERPRINT_KEY_FILE=/run/secrets/idempotency-fingerprint-key",
         *ULIMITS,
     ]
     for name, value in env.items():

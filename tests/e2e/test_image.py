@@ -1,5 +1,6 @@
-"""The image, built from the Dockerfile unchanged, runs read-only as non-root with the key ring
-as a secret file against PostgreSQL and Redis, passes the smoke test, and stops on SIGTERM."""
+"""The image, built from the Dockerfile unchanged, runs read-only as non-root with the key ring and
+the fingerprint key as secret files against PostgreSQL and Redis, passes the smoke test, and stops
+on SIGTERM."""
 
 from __future__ import annotations
 

@@ -27,7 +27,11 @@ def test_production_serves_on_postgres_and_redis_without_swagger_ui(
 
 def test_production_refuses_to_start_on_sqlite_naming_the_setting(tmp_path: Path) -> None:
     env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "REDIS_"))},
+        **{
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("DATABASE_", "REDIS_", "JWT_", "IDEMPOTENCY_"))
+        },
         "ENVIRONMENT": "production",
         "DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}",
     }
@@ -45,4 +49,5 @@ def test_production_refuses_to_start_on_sqlite_naming_the_setting(tmp_path: Path
     assert "DATABASE_URL points at SQLite" in output
     assert "REDIS_URL is missing" in output
     assert "JWT_KEYS_FILE is missing" in output
+    assert "IDEMPOTENCY_FINGERPRINT_KEY is missing" in output
     assert "Traceback" not in output

@@ -98,6 +98,7 @@ def test_production_does_not_serve_the_swagger_ui(
         database_url=clean_postgres,
         redis_url=clean_redis,
         jwt_keys_file=key_ring_file,
+        idempotency_fingerprint_key="k" * 32,
     )
     with app_client(create_app(settings)) as client:
         assert client.get(f"{API}/ui/").status_code == 404

@@ -27,6 +27,7 @@ def test_a_production_environment_lists_every_problem_and_exits_1() -> None:
     assert "- DATABASE_URL points at SQLite; production needs PostgreSQL." in lines
     assert "- REDIS_URL is missing; production needs Redis." in lines
     assert "- JWT_KEYS_FILE is missing; production needs a mounted key ring." in lines
+    assert any(line.startswith("- IDEMPOTENCY_FINGERPRINT_KEY is missing") for line in lines)
 
 
 def test_a_complete_production_environment_from_a_file_is_valid(tmp_path: Path) -> None:
@@ -36,6 +37,7 @@ def test_a_complete_production_environment_from_a_file_is_valid(tmp_path: Path) 
     env_file.write_text(
         "# production\nENVIRONMENT=production\nDATABASE_URL=postgresql+psycopg2://db/app\n"
         f"REDIS_URL=redis://cache:6379/0\nJWT_KEYS_FILE={keys}\n"
+        f"IDEMPOTENCY_FINGERPRINT_KEY={'k' * 32}\n"
     )
     result = run({}, "--env-file", str(env_file))
     assert result.returncode == 0, result.stdout + result.stderr

@@ -26,15 +26,52 @@ def test_production_refuses_sqlite_and_missing_redis_naming_each_setting() -> No
     assert "REDIS_URL is missing" in message
 
 
+PRODUCTION = {
+    "environment": "production",
+    "database_url": "postgresql+psycopg2://db/app",
+    "redis_url": "redis://cache:6379/0",
+    "jwt_keys_file": "/run/secrets/jwt-keys.json",
+}
+FINGERPRINT_KEY = "a-fingerprint-key-of-32-chars-ok"
+
+
 def test_production_with_postgres_and_redis_starts_without_swagger_ui() -> None:
-    settings = RuntimeSettings(
-        environment="production",
-        database_url="postgresql+psycopg2://db/app",
-        redis_url="redis://cache:6379/0",
-        jwt_keys_file="/run/secrets/jwt-keys.json",
-    )
+    settings = RuntimeSettings(**PRODUCTION, idempotency_fingerprint_key=FINGERPRINT_KEY)
     assert not settings.swagger_ui_enabled
     assert not settings.auto_migrate_enabled
+
+
+@pytest.mark.parametrize("key", [None, "", FINGERPRINT_KEY[:31]], ids=["missing", "empty", "31"])
+def test_production_refuses_a_missing_or_short_fingerprint_key(
+    monkeypatch: pytest.MonkeyPatch, key: str | None
+) -> None:
+    monkeypatch.delenv("IDEMPOTENCY_FINGERPRINT_KEY", raising=False)
+    monkeypatch.delenv("IDEMPOTENCY_FINGERPRINT_KEY_FILE", raising=False)
+    with pytest.raises(ValidationError) as caught:
+        RuntimeSettings(**PRODUCTION, idempotency_fingerprint_key=key)
+    message = str(caught.value)
+    assert "IDEMPOTENCY_FINGERPRINT_KEY is missing" in message
+    assert "at least 32 characters" in message
+    assert FINGERPRINT_KEY[:31] not in message
+
+
+def test_production_takes_the_fingerprint_key_from_a_mounted_file(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    secret = tmp_path / "idempotency-fingerprint-key"
+    secret.write_text(FINGERPRINT_KEY + "\n")
+    monkeypatch.delenv("IDEMPOTENCY_FINGERPRINT_KEY", raising=False)
+    monkeypatch.setenv("IDEMPOTENCY_FINGERPRINT_KEY_FILE", str(secret))
+    settings = RuntimeSettings(**PRODUCTION)
+    assert settings.idempotency_fingerprint_key is not None
+    assert settings.idempotency_fingerprint_key.get_secret_value() == FINGERPRINT_KEY
+
+
+def test_development_starts_without_a_fingerprint_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("IDEMPOTENCY_FINGERPRINT_KEY", raising=False)
+    monkeypatch.delenv("IDEMPOTENCY_FINGERPRINT_KEY_FILE", raising=False)
+    settings = RuntimeSettings(environment="development")
+    assert settings.idempotency_fingerprint_key is None
 
 
 def test_a_setting_can_come_from_a_mounted_secret_file(
