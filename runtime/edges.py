@@ -19,7 +19,6 @@ __all__ = [
     "CORS_EXPOSE_HEADERS",
     "BodySizeLimitMiddleware",
     "ContentTooLarge",
-    "RelativeRedirects",
     "SecurityHeadersMiddleware",
     "cors_options",
     "docs_csp",
@@ -56,31 +55,12 @@ class ContentTooLarge(Problem):
     title = "Content Too Large"
 
 
-class RelativeRedirects:
-    """Makes every redirect's ``Location`` relative to the request's own origin.
+def relative_locations(headers: Any) -> list[tuple[bytes, bytes]]:
+    """A redirect's headers with its ``Location`` made path-absolute.
 
     WHY: Starlette's trailing-slash redirect (``/projects/`` → ``/projects``) builds an absolute
     URL from the ``Host`` header, so a forged host sent the client elsewhere, and a 307 makes a
     browser resend a POST body (credentials) there. A path-absolute reference cannot leave."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def relative_send(message: Message) -> None:
-            if message["type"] == "http.response.start" and 300 <= message["status"] < 400:
-                message["headers"] = relative_locations(message.get("headers", ()))
-            await send(message)
-
-        await self.app(scope, receive, relative_send)
-
-
-def relative_locations(headers: Any) -> list[tuple[bytes, bytes]]:
-    """A redirect's headers with its ``Location`` made path-absolute (see RelativeRedirects)."""
     return [(k, _relative(v) if k.lower() == b"location" else v) for k, v in headers]
 
 

@@ -271,33 +271,6 @@ class TrafficMeter:
         HTTP_DURATION.labels(operation, method).observe(time.perf_counter() - self.started)
 
 
-class HttpMetricsMiddleware:
-    """The traffic metrics (:class:`TrafficMeter`) as a middleware of its own.
-
-    The runtime's app measures in its one edge layer (``RequestContextMiddleware``)."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        # WHY: Connexion's router writes the operationId into a shallow copy of the scope; only
-        # an "extensions" dict that exists before the copy is shared with this middleware.
-        scope.setdefault("extensions", {})
-        meter = TrafficMeter()
-
-        async def send_recording(message: Message) -> None:
-            meter.sent(message)
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_recording)
-        finally:
-            meter.finish(scope)
-
-
 def parse_networks(
     cidrs: Iterable[str],
 ) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:

@@ -88,10 +88,10 @@ def test_the_access_line_records_status_even_when_the_app_fails(
     assert access and access[-1]["status"] == 500 and access[-1]["path"] == "/x"
 
 
-def _redirecting(location: bytes) -> ASGIApp:
+def _redirecting(location: bytes, status: int = 307) -> ASGIApp:
     async def inner(scope: Scope, receive: Receive, send: Send) -> None:
         headers = [(b"location", location)]
-        await send({"type": "http.response.start", "status": 307, "headers": headers})
+        await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": b""})
 
     return inner
@@ -123,6 +123,12 @@ def test_one_edge_layer_adds_headers_relative_redirects_ids_and_counts() -> None
     assert headers[b"content-security-policy"] == API_CSP.encode()
     assert headers[b"x-request-id"] == b"r-1"
     assert _requests_counted("307") == before + 1
+
+
+def test_a_location_on_a_non_redirect_is_left_alone() -> None:
+    absolute = b"http://api.example/api/v1/projects/1"
+    sent = run(_edge(_redirecting(absolute, status=201)), [])
+    assert dict(sent[0]["headers"])[b"location"] == absolute
 
 
 def test_the_scrape_path_gets_its_request_id_only() -> None:
