@@ -149,17 +149,26 @@ def _bound_transaction(connection: Any) -> None:
     deadline = deadlines.current()
     if deadline is None:
         return
+    import psycopg2
+
     left_ms = max(1, int(deadline.remaining() * 1000))
-    cursor = connection.connection.dbapi_connection.cursor()
+    # WHY: SET LOCAL lasts for this transaction only; the pooled connection keeps its
+    # defaults for the next request. One round trip for the three settings.
+    statement = (
+        f"SET LOCAL statement_timeout = {left_ms}; SET LOCAL lock_timeout = {left_ms}; "
+        f"SET LOCAL idle_in_transaction_session_timeout = {left_ms}"
+    )
     try:
-        # WHY: SET LOCAL lasts for this transaction only; the pooled connection keeps its
-        # defaults for the next request. One round trip for the three settings.
-        cursor.execute(
-            f"SET LOCAL statement_timeout = {left_ms}; SET LOCAL lock_timeout = {left_ms}; "
-            f"SET LOCAL idle_in_transaction_session_timeout = {left_ms}"
-        )
-    finally:
-        cursor.close()
+        cursor = connection.connection.dbapi_connection.cursor()
+        try:
+            cursor.execute(statement)
+        finally:
+            cursor.close()
+    except psycopg2.Error as exc:
+        # WHY: SQLAlchemy wraps driver errors of its own statements only; one raised in a
+        # `begin` listener reached the app as a bare psycopg2 error, a 500 where a server
+        # that went away mid-checkout must be a 503 like any other statement's.
+        raise sqlalchemy.exc.DBAPIError.instance(statement, None, exc, psycopg2.Error) from exc
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -54,3 +54,23 @@ def test_a_live_pooled_connection_is_reused_with_no_ping(engine: Engine) -> None
 @pytest.fixture
 def url(engine: Engine) -> str:
     return engine.url.render_as_string(hide_password=False)
+
+
+def test_a_server_gone_between_checkout_and_begin_is_an_operational_error(
+    engine: Engine, url: str
+) -> None:
+    import sqlalchemy.exc
+
+    from runtime.deadline import bounded
+
+    with bounded(5), engine.connect() as connection:
+        pid = connection.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
+        connection.rollback()
+        admin = create_engine(url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as other:
+            other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        admin.dispose()
+        # The deadline's SET LOCAL runs in the `begin` listener; its driver error must come
+        # out as SQLAlchemy's, which the app answers with a 503, not as a bare psycopg2 one.
+        with pytest.raises(sqlalchemy.exc.OperationalError):
+            connection.begin()
