@@ -251,6 +251,10 @@ def base_environment(
         "AUTO_MIGRATE": "false",
         "WEB_CONCURRENCY": str(workers),
         "RATE_LIMITS": "true" if rate_limits else "false",
+        # WHY: the baseline leaves every waiting connection in the kernel's backlog; the
+        # reference sheds past FLASK_QUEUE (16 per worker) with a 503, which turned its
+        # 64-connection cells into errors. The comparison gives both the same patience.
+        "FLASK_QUEUE": keep.get("FLASK_QUEUE", "256"),
         "PYTHONDONTWRITEBYTECODE": "1",
     }
 
