@@ -634,12 +634,17 @@ def test_a_token_verified_once_is_not_signature_checked_again(
     assert checked == [issued.token]
 
 
-def test_a_cached_token_still_expires(service: TokenService) -> None:
+def test_a_cached_token_still_expires(
+    service: TokenService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    checked = _count_signature_checks(monkeypatch)
     issued = service.issue_access_token("user-1", [], now=NOW)
     assert service.verify_access_token(issued.token, now=NOW).subject == "user-1"
     assert rejection(service, issued.token, now=issued.expires_at + 31) == "expired"
-    # A clock read earlier again (a test's, or after a step) verifies it afresh.
+    # A clock read earlier again (a test's, or after a step) verifies it afresh: expiry
+    # dropped it from the cache, so its signature is checked a second time.
     assert service.verify_access_token(issued.token, now=NOW).subject == "user-1"
+    assert checked == [issued.token, issued.token]
 
 
 def test_a_cached_token_issued_in_the_future_is_refused(service: TokenService) -> None:
@@ -668,6 +673,43 @@ def test_the_cache_holds_at_most_its_size_oldest_out_first(
     for token in (a, b, c, c, b, a):
         small.verify_access_token(token, now=NOW)
     assert checked == [a, b, c, a]
+
+
+def test_the_cache_holds_1024_tokens_by_default(
+    service: TokenService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    checked = _count_signature_checks(monkeypatch)
+    tokens = [service.issue_access_token(f"user-{n}", [], now=NOW).token for n in range(1025)]
+    for token in tokens[:1024]:
+        service.verify_access_token(token, now=NOW)
+    service.verify_access_token(tokens[0], now=NOW)
+    assert len(checked) == 1024
+    service.verify_access_token(tokens[1024], now=NOW)
+    service.verify_access_token(tokens[0], now=NOW)
+    assert len(checked) == 1026
+
+
+def test_a_negative_cache_size_is_refused_saying_what_zero_means(source: KeyRingSource) -> None:
+    with pytest.raises(ValueError) as raised:
+        TokenService(source, issuer=ISSUER, audience=AUDIENCE, cache_size=-1)
+    assert str(raised.value) == "cache_size must not be negative (0 turns the cache off)."
+
+
+@pytest.mark.parametrize("token", [[], {}, ["a.b.c"], {"a": 1}, set()])
+def test_an_unhashable_token_is_malformed_not_a_type_error(
+    service: TokenService, token: Any
+) -> None:
+    assert rejection(service, token) == "malformed"
+
+
+def test_low_s_keeps_half_the_order_and_flips_just_above_it() -> None:
+    half = P256_ORDER // 2
+    r = (12345).to_bytes(32, "big")
+    at_half = f"h.p.{b64(r + half.to_bytes(32, 'big'))}"
+    assert low_s(at_half) == at_half
+    above = f"h.p.{b64(r + (half + 1).to_bytes(32, 'big'))}"
+    flipped = base64.urlsafe_b64decode(low_s(above).split(".")[2] + "==")
+    assert flipped == r + (P256_ORDER - half - 1).to_bytes(32, "big")
 
 
 def test_a_signature_is_high_s_from_just_above_half_the_order(service: TokenService) -> None:
