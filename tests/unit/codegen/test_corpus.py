@@ -139,3 +139,20 @@ def test_the_small_document_generates_typed_with_chosen_names(
     judged = corpus.judge_models(sources, load(root / "openapi.yaml").data)
     assert judged.typed > 10
     assert (judged.untyped_with_properties, judged.numbered, judged.renamed) == (0, 0, 0)
+
+
+def test_a_number_the_spec_itself_put_in_a_name_is_not_counted_as_ours(
+    corpus: ModuleType,
+) -> None:
+    document = {
+        **DOCUMENT,
+        "components": {
+            "schemas": {
+                **DOCUMENT["components"]["schemas"],
+                "Status": {"type": "object", "properties": {"code": {"type": "integer"}}},
+                "Status-2": {"type": "object", "properties": {"code": {"type": "integer"}}},
+            }
+        },
+    }
+    judged = corpus.judge_models([GENERATED], document)
+    assert (judged.numbered, judged.numbered_in_spec) == (1, 1)  # Type1; Status2 is the spec's
