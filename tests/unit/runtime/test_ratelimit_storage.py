@@ -158,7 +158,8 @@ def test_a_hung_store_is_timed_out_then_skipped_for_the_cool_down(
     assert len(warnings) == 1
     assert warnings[0]["level"] == "warning" and warnings[0]["retry_in_s"] == 2.0
     assert warnings[0]["logger"] == "runtime.ratelimit"
-    assert warnings[0]["error"] in {"TimeoutError", "StorageError"}
+    # WHY: the socket timeout (limits wraps its error) fires before the outer bound would.
+    assert warnings[0]["error"] == "StorageError"
     assert isinstance(warnings[0]["detail"], str) and warnings[0]["detail"] != "None"
 
 
