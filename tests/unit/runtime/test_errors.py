@@ -116,6 +116,13 @@ def test_the_validation_detail_counts_every_field_even_past_the_listed_hundred()
     assert body["errors"][-1]["pointer"] == "#/f99"
 
 
+def test_exactly_a_hundred_field_errors_are_all_listed_and_the_detail_says_so() -> None:
+    problem = ValidationProblem(errors=[FieldError(f"#/f{i}", "is unknown") for i in range(100)])
+    body = orjson.loads(problem.to_json())
+    assert body["detail"] == "100 invalid fields; see errors."
+    assert len(body["errors"]) == 100
+
+
 def test_texts_within_the_bounds_are_kept_whole() -> None:
     problem = ValidationProblem("d" * 1024, errors=[FieldError("#/a", "y" * 1024)])
     body = orjson.loads(problem.to_json(instance="/" + "i" * 2047))
