@@ -274,7 +274,8 @@ def _schema(
         yield Change(where, f"type changed from {before['type']} to {after['type']}", True)
         return
     if before.get("format") != after.get("format") and after.get("format"):
-        implied = before.get("format") is None and _implied_format(after)
+        # WHY any former format: int64 → int32 within bounds 1..100 admits the same values too.
+        implied = _implied_format(after)
         yield Change(
             where,
             f"format changed from {before.get('format')} to {after['format']}"

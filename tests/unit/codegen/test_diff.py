@@ -415,26 +415,60 @@ def test_a_format_added_or_changed_is_breaking_and_removed_is_not() -> None:
     ]
 
 
-def test_an_integer_format_the_bounds_already_kept_is_not_breaking() -> None:
-    def bounded(doc: dict[str, Any]) -> None:
-        item_in(doc)["properties"]["size"].update(minimum=0, maximum=100)
-
-    def int32(doc: dict[str, Any]) -> None:
-        bounded(doc)
-        item_in(doc)["properties"]["size"]["format"] = "int32"
+@pytest.mark.parametrize(
+    ("bounds", "before", "after"),
+    [
+        ((0, 100), None, "int32"),
+        ((-(2**31), 2**31 - 1), None, "int32"),
+        ((-(2**63), 2**63 - 1), None, "int64"),
+        ((0, 100), "int64", "int32"),
+        ((0, 100), "int32", "int64"),
+    ],
+)
+def test_an_integer_format_the_bounds_already_kept_is_not_breaking(
+    bounds: tuple[int, int], before: str | None, after: str
+) -> None:
+    def bounded(doc: dict[str, Any], fmt: str | None) -> None:
+        size = item_in(doc)["properties"]["size"]
+        size.update(minimum=bounds[0], maximum=bounds[1])
+        if fmt:
+            size["format"] = fmt
 
     old, new = spec(), spec()
-    bounded(old)
-    int32(new)
-    message = "format changed from None to int32; the bounds already kept the values inside it"
+    bounded(old, before)
+    bounded(new, after)
+    message = (
+        f"format changed from {before} to {after}; the bounds already kept the values inside it"
+    )
     assert [(c.where, c.message, c.breaking) for c in compare(old, new)] == in_body(
         f"{BODY}.size", message, False
     )
 
 
+def test_a_format_without_an_integer_range_is_breaking_even_on_a_bounded_number() -> None:
+    def bounded(doc: dict[str, Any]) -> None:
+        item_in(doc)["properties"]["size"].update(type="number", minimum=0, maximum=100)
+
+    def single(doc: dict[str, Any]) -> None:
+        bounded(doc)
+        item_in(doc)["properties"]["size"]["format"] = "float"
+
+    old, new = spec(), spec()
+    bounded(old)
+    single(new)
+    assert [(c.where, c.message, c.breaking) for c in compare(old, new)] == in_body(
+        f"{BODY}.size", "format changed from None to float"
+    )
+
+
 @pytest.mark.parametrize(
     ("bounds", "fmt"),
-    [({"minimum": 0}, "int32"), ({"minimum": 0, "maximum": 2**31}, "int32"), ({}, "int64")],
+    [
+        ({"minimum": 0}, "int32"),
+        ({"minimum": 0, "maximum": 2**31}, "int32"),
+        ({"minimum": -(2**31) - 1, "maximum": 0}, "int32"),
+        ({}, "int64"),
+    ],
 )
 def test_an_integer_format_that_cuts_the_values_is_breaking(
     bounds: dict[str, int], fmt: str
