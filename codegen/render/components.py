@@ -124,7 +124,11 @@ def _generate(schemas_json: str, aliases_json: str = "{}") -> str:
             # WHY: pydantic's EmailStr needs the optional email-validator package.
             # WHY: and `duration` would be timedelta, whose spec defaults ("1h") mypy and
             # pydantic refuse; the wire value is a string either way.
-            type_mappings=["email=string", "idn-email=string", "duration=string"],
+            # WHY: and `byte` would be Base64Str, which refuses base64 of bytes that are not
+            # UTF-8; Base64Bytes decodes leniently (b64decode drops foreign characters) and
+            # encodes canonically, so the value sent back is not the one received. The request
+            # validator does not check `byte` either: a str is what both sides accept.
+            type_mappings=["email=string", "idn-email=string", "duration=string", "byte=string"],
         )
     if not isinstance(result, str):
         raise TypeError("datamodel-code-generator returned several modules for one document")

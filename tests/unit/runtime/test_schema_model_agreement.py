@@ -116,18 +116,17 @@ def _property_names(spec_path: Path, mark: str, value: Any) -> frozenset[str]:
 
 
 def _known(error: Any, spec_path: Path) -> bool:
-    """One of the two disagreements of the generated models that the runtime cannot settle.
+    """The one disagreement of the generated models that the runtime cannot settle.
 
-    WHY: both are codegen's to fix, and named here so that any other one shows up. (1) A nested
+    WHY: it is codegen's to fix, and named here so that any other one shows up. A nested
     reference of a request body (``children: [Thing]``) is typed with the response model, which
-    requires the readOnly ``id`` that the request model rightly leaves out. (2) A ``format: byte``
-    string is typed to decode to UTF-8 text, so base64 of arbitrary bytes is refused."""
+    requires the readOnly ``id`` that the request model rightly leaves out."""
     location, kind = error["loc"], error["type"]
     return (
         kind == "missing"
         and len(location) > 1
         and location[-1] in _property_names(spec_path, "readOnly", True)
-    ) or (kind == "value_error" and location[-1] in _property_names(spec_path, "format", "byte"))
+    )
 
 
 def test_the_reference_models_accept_every_body_the_schema_accepts() -> None:
