@@ -64,9 +64,7 @@ def field_aliases(schemas: Mapping[str, Any]) -> dict[str, str]:
         counts = Counter([python.get(prop, prop) for prop in props])
         for prop, name in python.items():
             if counts[name] > 1:
-                # WHY: readOnly/writeOnly fields make ThingRequest and ThingResponse as well.
-                for variant in ("", "Request", "Response"):
-                    result[f"{class_name}{variant}.{prop}"] = prop if prop.isidentifier() else name
+                result[f"{class_name}.{prop}"] = prop if prop.isidentifier() else name
             else:
                 result.setdefault(prop, name)
     return result
@@ -79,11 +77,7 @@ def _generate(schemas_json: str, aliases_json: str = "{}") -> str:
     Only the components go in, so the output does not change when paths do. Cached per
     process: tests and repeated runs in one interpreter pay for it once."""
     from datamodel_code_generator import generate
-    from datamodel_code_generator.enums import (
-        DataModelType,
-        InputFileType,
-        ReadOnlyWriteOnlyModelType,
-    )
+    from datamodel_code_generator.enums import DataModelType, InputFileType
     from datamodel_code_generator.format import PythonVersion
 
     document = {
@@ -117,9 +111,8 @@ def _generate(schemas_json: str, aliases_json: str = "{}") -> str:
             use_subclass_enum=True,
             use_enum_values_in_discriminator=True,
             formatters=[],
-            # WHY: a model with readOnly or writeOnly fields becomes three: Thing (all fields),
-            # ThingRequest (no readOnly) and ThingResponse (no writeOnly), for distinct bodies.
-            read_only_write_only_model_type=ReadOnlyWriteOnlyModelType.All,
+            # The request and response variants of readOnly/writeOnly models are components
+            # of their own (codegen.typemodel): its own ones stop at the first nested $ref.
             aliases=json.loads(aliases_json),
             # WHY: pydantic's EmailStr needs the optional email-validator package.
             # WHY: and `duration` would be timedelta, whose spec defaults ("1h") mypy and

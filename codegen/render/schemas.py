@@ -64,12 +64,12 @@ class SchemasModule:
         spec: Mapping[str, Any],
         components_module: str,
         spec_name: str,
-        classes: frozenset[str],
+        variants: Mapping[str, Mapping[str, str]],
     ) -> None:
         self.imports = Imports()
-        self.types = TypeMapper(spec, self.imports, classes)
-        self.request_types = TypeMapper(spec, self.imports, classes, variant="Request")
-        self.response_types = TypeMapper(spec, self.imports, classes, variant="Response")
+        self.types = TypeMapper(spec, self.imports)
+        self.request_types = TypeMapper(spec, self.imports, variants.get("Request"))
+        self.response_types = TypeMapper(spec, self.imports, variants.get("Response"))
         self.classes: list[str] = []
         self.names: dict[str, str] = {}
         self.issues: list[Issue] = []

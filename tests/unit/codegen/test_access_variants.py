@@ -3,9 +3,150 @@
 from __future__ import annotations
 
 import base64
+import itertools
+import sys
+import types
+from collections.abc import Iterator
 from typing import Any
 
+import pydantic
+import pytest
+
+from codegen import typemodel
 from codegen.render.components import render_components
+
+REF = "#/components/schemas/"
+_modules = itertools.count()
+
+
+def _document(schemas: dict[str, Any]) -> dict[str, Any]:
+    return {"openapi": "3.0.3", "paths": {}, "components": {"schemas": schemas}}
+
+
+THING = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["id", "name"],
+    "properties": {
+        "id": {"type": "string", "readOnly": True},
+        "name": {"type": "string"},
+        "secret": {"type": "string", "writeOnly": True},
+        "parent": {"$ref": f"{REF}Thing"},
+    },
+}
+SCHEMAS: dict[str, Any] = {
+    "Thing": THING,
+    # Reaches Thing only through an array: no readOnly property of its own.
+    "Page": {
+        "type": "object",
+        "required": ["items"],
+        "properties": {"items": {"type": "array", "items": {"$ref": f"{REF}Thing"}}},
+    },
+    "Holder": {"type": "object", "properties": {"thing": {"$ref": f"{REF}Thing"}}},
+    "Child": {
+        "allOf": [
+            {"$ref": f"{REF}Thing"},
+            {"type": "object", "required": ["id"], "properties": {"age": {"type": "integer"}}},
+        ]
+    },
+    "Plain": {"type": "object", "properties": {"n": {"type": "integer"}}},
+}
+
+
+@pytest.fixture(scope="module")
+def model() -> typemodel.TypeModel:
+    return typemodel.build(_document(SCHEMAS))
+
+
+@pytest.fixture(scope="module")
+def components(model: typemodel.TypeModel) -> Iterator[types.ModuleType]:
+    code = render_components(model.document["components"]["schemas"], spec_name="t.yaml")
+    module = types.ModuleType(f"_access_variants_{next(_modules)}")
+    sys.modules[module.__name__] = module
+    try:
+        exec(compile(code, module.__name__, "exec"), module.__dict__)
+        yield module
+    finally:
+        del sys.modules[module.__name__]
+
+
+def test_every_component_that_reaches_a_marked_property_has_named_variants(
+    model: typemodel.TypeModel,
+) -> None:
+    reaching = {"Thing", "Page", "Holder", "Child"}
+    assert model.variants == {
+        "Request": {name: f"{name}Request" for name in SCHEMAS if name in reaching},
+        "Response": {name: f"{name}Response" for name in SCHEMAS if name in reaching},
+    }
+    schemas = model.document["components"]["schemas"]
+    assert list(schemas)[:3] == ["Thing", "ThingRequest", "ThingResponse"]
+    assert "PlainRequest" not in schemas
+    assert typemodel.build(_document(SCHEMAS)).document == model.document
+
+
+def test_a_request_variant_refers_to_request_variants_at_every_depth(
+    model: typemodel.TypeModel,
+) -> None:
+    schemas = model.document["components"]["schemas"]
+    request = schemas["ThingRequest"]
+    assert "id" not in request["properties"]
+    assert request["required"] == ["name"]
+    assert request["properties"]["parent"] == {"$ref": f"{REF}ThingRequest"}
+    assert schemas["PageRequest"]["properties"]["items"]["items"] == {"$ref": f"{REF}ThingRequest"}
+    assert schemas["HolderResponse"]["properties"]["thing"] == {"$ref": f"{REF}ThingResponse"}
+    base, own = schemas["ChildRequest"]["allOf"]
+    assert base == {"$ref": f"{REF}ThingRequest"}
+    # The readOnly id the base leaves out is not required of the child either.
+    assert "required" not in own
+
+
+def test_the_generated_request_models_accept_nested_bodies_without_read_only_fields(
+    components: types.ModuleType,
+) -> None:
+    page = components.PageRequest.model_validate(
+        {"items": [{"name": "a", "parent": {"name": "b"}}]}
+    )
+    assert page.items[0].parent.name == "b"
+    assert components.HolderRequest.model_validate({"thing": {"name": "a"}}).thing.name == "a"
+    child = components.ChildRequest.model_validate({"name": "a", "age": 3})
+    assert isinstance(child, components.ThingRequest)
+    with pytest.raises(pydantic.ValidationError):
+        components.Page.model_validate({"items": [{"name": "a"}]})
+
+
+def test_the_generated_response_models_leave_write_only_fields_out_at_every_depth(
+    components: types.ModuleType,
+) -> None:
+    page = components.PageResponse.model_validate({"items": [{"id": "1", "name": "a"}]})
+    assert "secret" not in type(page.items[0]).model_fields
+    with pytest.raises(pydantic.ValidationError):
+        components.PageResponse.model_validate({"items": [{"id": "1", "name": "a", "secret": "s"}]})
+
+
+def test_a_spec_component_named_like_a_nested_variant_gives_way_with_a_warning() -> None:
+    model = typemodel.build(_document({**SCHEMAS, "PageRequest": {"type": "string"}}))
+    schemas = model.document["components"]["schemas"]
+    assert model.variants["Request"]["Page"] == "PageRequest"
+    assert schemas["PageRequestSchema"] == {"type": "string"}
+    assert any("'PageRequest' renamed 'PageRequestSchema'" in str(w) for w in model.warnings)
+
+
+def test_a_discriminator_without_a_mapping_keeps_the_schema_names_as_its_values() -> None:
+    model = typemodel.build(
+        _document(
+            {
+                "Thing": THING,
+                "Either": {
+                    "oneOf": [{"$ref": f"{REF}Thing"}, {"$ref": f"{REF}Plain"}],
+                    "discriminator": {"propertyName": "name"},
+                },
+                "Plain": {"type": "object", "properties": {"name": {"type": "string"}}},
+            }
+        )
+    )
+    request = model.document["components"]["schemas"]["EitherRequest"]
+    assert request["oneOf"] == [{"$ref": f"{REF}ThingRequest"}, {"$ref": f"{REF}Plain"}]
+    assert request["discriminator"]["mapping"] == {"Thing": f"{REF}ThingRequest"}
 
 
 def test_a_byte_string_is_the_base64_text_as_received() -> None:
