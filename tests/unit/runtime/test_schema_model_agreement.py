@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import importlib
 import json
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,7 +24,7 @@ from schemathesis.generation import GenerationMode
 
 from runtime.contract import body_model
 from runtime.validation import RequestBodySchemaValidator, compiled
-from tests.unit.codegen.kit import make_project, run
+from tests.unit.codegen.kit import generate, importable
 
 ROOT = Path(__file__).resolve().parents[3]
 EXAMPLES = 8
@@ -110,16 +109,8 @@ def test_the_reference_models_accept_every_body_the_schema_accepts() -> None:
 
 @pytest.fixture(scope="module")
 def coverage_project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    root = make_project(tmp_path_factory.mktemp("agreement"), "coverage.yaml")
-    result = run(root)
-    assert result.exit_code == 0, result.stderr
-    sys.path.insert(0, str(root))
-    try:
+    with importable(generate(tmp_path_factory.mktemp("agreement"), "coverage.yaml")) as root:
         yield root
-    finally:
-        sys.path.remove(str(root))
-        for name in [n for n in sys.modules if n == "sample" or n.startswith("sample.")]:
-            del sys.modules[name]
 
 
 def test_the_coverage_models_accept_every_body_the_schema_accepts(coverage_project: Path) -> None:
