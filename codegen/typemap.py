@@ -50,12 +50,23 @@ class TypeMapper:
         spec: Mapping[str, Any],
         imports: Imports,
         variants: Mapping[str, str] | None = None,
+        *,
+        leaves_out: str | None = None,
     ) -> None:
         self.spec = spec
         self.imports = imports
         # Component → the class of its use here (``ThingRequest`` in a request), as the type
         # model named it; a component without readOnly/writeOnly fields at any depth has none.
         self.variants = variants or {}
+        # "readOnly" in requests, "writeOnly" in responses: properties not sent there.
+        self.leaves_out = leaves_out
+
+    def left_out(self, schema: Any) -> bool:
+        """Whether a property of an inline body is not sent here (see ``leaves_out``)."""
+        mark = self.leaves_out
+        if mark is None or not isinstance(schema, Mapping):
+            return False
+        return schema.get(mark) is True or self.target(schema).get(mark) is True
 
     def variant_of(self, name: str) -> str:
         """``ThingRequest`` for ``Thing`` when readOnly/writeOnly fields split it in two."""

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import base64
+import importlib
 import itertools
+import json
 import sys
 import types
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pydantic
@@ -14,6 +17,7 @@ import pytest
 
 from codegen import typemodel
 from codegen.render.components import render_components
+from tests.unit.codegen.kit import PYPROJECT, importable, run
 
 REF = "#/components/schemas/"
 _modules = itertools.count()
@@ -163,3 +167,57 @@ def test_a_byte_string_is_the_base64_text_as_received() -> None:
     # Not canonical (Base64Bytes would send back "/w=="), and the request validator, which
     # does not check `byte`, lets it through: the model does too.
     assert blob.model_validate({"data": "/w"}).model_dump(mode="json") == {"data": "/w"}
+
+
+def _inline_bodies() -> dict[str, Any]:
+    body = {
+        "type": "object",
+        "required": ["id", "name"],
+        "properties": {
+            "id": {"type": "integer", "readOnly": True},
+            "name": {"type": "string"},
+            "secret": {"type": "string", "writeOnly": True},
+            "tags": {"type": "array", "items": {"$ref": f"{REF}Thing"}},
+        },
+    }
+    operation = {
+        "operationId": "createItem",
+        "requestBody": {"required": True, "content": {"application/json": {"schema": body}}},
+        "responses": {
+            "201": {"description": "Made.", "content": {"application/json": {"schema": body}}}
+        },
+    }
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": "inline", "version": "1"},
+        "paths": {"/items": {"post": operation}},
+        "components": {"schemas": {"Thing": THING}},
+    }
+
+
+@pytest.fixture(scope="module")
+def inline_schemas(tmp_path_factory: pytest.TempPathFactory) -> Iterator[types.ModuleType]:
+    root = Path(tmp_path_factory.mktemp("inline_bodies"))
+    (root / "pyproject.toml").write_text(PYPROJECT)
+    # JSON is YAML: the document as a dict, without a file of its own.
+    (root / "openapi.yaml").write_text(json.dumps(_inline_bodies()))
+    result = run(root)
+    assert result.exit_code == 0, result.stderr
+    with importable(root):
+        yield importlib.import_module("sample.api.default.schemas")
+
+
+def test_an_inline_body_leaves_out_what_its_direction_does_not_carry(
+    inline_schemas: types.ModuleType,
+) -> None:
+    request = inline_schemas.CreateItemRequestBody
+    assert _wire_names(request) == {"name", "secret", "tags"}
+    body = request.model_validate({"name": "a", "tags": [{"name": "b"}]})
+    assert body.tags[0].name == "b"
+    response = inline_schemas.CreateItem201Body
+    assert _wire_names(response) == {"id", "name", "tags"}
+    assert response.model_fields["tags"].annotation == list[inline_schemas.ThingResponse] | None
+
+
+def _wire_names(model: type[pydantic.BaseModel]) -> set[str]:
+    return {field.alias or name for name, field in model.model_fields.items()}
