@@ -221,3 +221,15 @@ def test_an_inline_body_leaves_out_what_its_direction_does_not_carry(
 
 def _wire_names(model: type[pydantic.BaseModel]) -> set[str]:
     return {field.alias or name for name, field in model.model_fields.items()}
+
+
+def test_a_variant_gives_way_to_a_generated_type_of_an_operation() -> None:
+    document = _document({"Thing": THING})
+    document["paths"] = {
+        "/t": {"post": {"operationId": "thing", "responses": {"204": {"description": "Done."}}}}
+    }
+    model = typemodel.build(document)
+    # `thing` has a class ThingRequest of its own in its domain's schemas.py.
+    assert model.variants["Request"] == {"Thing": "ThingRequestVariant"}
+    assert "ThingRequest" not in model.document["components"]["schemas"]
+    assert "a generated type of 'thing'" in str(model.warnings[0])
