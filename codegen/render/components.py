@@ -111,8 +111,8 @@ def _generate(schemas_json: str, aliases_json: str = "{}") -> str:
             use_subclass_enum=True,
             use_enum_values_in_discriminator=True,
             formatters=[],
-            # The request and response variants of readOnly/writeOnly models are components
-            # of their own (codegen.typemodel): its own ones stop at the first nested $ref.
+            # No read_only_write_only_model_type: its ThingRequest keeps `parent: Thing`. The
+            # request and response variants are components of the type model instead.
             aliases=json.loads(aliases_json),
             # WHY: pydantic's EmailStr needs the optional email-validator package.
             # WHY: and `duration` would be timedelta, whose spec defaults ("1h") mypy and
