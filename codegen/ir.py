@@ -142,6 +142,8 @@ class Api:
     document: Mapping[str, Any] = field(default_factory=dict)
     # Allof children's enums that narrow a base enum, rendered as a Literal of its members.
     narrowed: Mapping[str, typemodel.Narrowing] = field(default_factory=dict)
+    # "Request"/"Response" → component → its class in a request or a response body.
+    variants: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     warnings: tuple[Issue, ...] = ()
 
     @property
@@ -180,6 +182,7 @@ def build(spec: LoadedSpec) -> Api:
         domains=domains,
         document=data,
         narrowed=model.narrowed,
+        variants=model.variants,
         warnings=tuple(model.warnings),
     )
 

@@ -49,22 +49,28 @@ class TypeMapper:
         self,
         spec: Mapping[str, Any],
         imports: Imports,
-        classes: frozenset[str] = frozenset(),
+        variants: Mapping[str, str] | None = None,
         *,
-        variant: str = "",
+        leaves_out: str | None = None,
     ) -> None:
         self.spec = spec
         self.imports = imports
-        self.classes = classes
-        self.variant = variant
+        # Component → the class of its use here (``ThingRequest`` in a request), as the type
+        # model named it; a component without readOnly/writeOnly fields at any depth has none.
+        self.variants = variants or {}
+        # "readOnly" in requests, "writeOnly" in responses: properties not sent there.
+        self.leaves_out = leaves_out
+
+    def left_out(self, schema: Any) -> bool:
+        """Whether a property of an inline body is not sent here (see ``leaves_out``)."""
+        mark = self.leaves_out
+        if mark is None or not isinstance(schema, Mapping):
+            return False
+        return schema.get(mark) is True or self.target(schema).get(mark) is True
 
     def variant_of(self, name: str) -> str:
-        """``ThingRequest`` for ``Thing`` when its readOnly/writeOnly fields split it in two."""
-        candidate = f"{name}{self.variant}"
-        components = (self.spec.get("components") or {}).get("schemas") or {}
-        # A component of the spec that happens to be called ThingRequest is not a variant.
-        is_variant = candidate in self.classes and candidate not in components
-        return candidate if self.variant and is_variant else name
+        """``ThingRequest`` for ``Thing`` when readOnly/writeOnly fields split it in two."""
+        return self.variants.get(name, name)
 
     def component(self, schema: Mapping[str, Any]) -> str | None:
         """The component class name a schema refers to, if it is a component ``$ref``.

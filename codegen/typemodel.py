@@ -14,6 +14,11 @@ keeps its name unless a generated type of an operation needs it (``AccountsGetRe
 ``accountsGet``), then it becomes ``AccountsGetRequestSchema``; each such rename is a located
 warning, never a refusal.
 
+readOnly/writeOnly: every component that reaches a readOnly property, at any depth (a
+``$ref``, an array of them, an ``allOf`` base), gets a request variant beside it
+(``ThingPageRequest``, with ``items: list[ThingRequest]``) and likewise a response variant for
+writeOnly ones; ``variants`` maps each component to them, for the renderers.
+
 ``allOf`` narrowing: a child that restates a base property's enum with fewer values gets a
 ``Literal`` of the base enum's members (``Literal[ContactMethodType.email]``), which mypy
 accepts as an override; ``narrowed`` maps each such name to its base enum and values."""
@@ -57,6 +62,8 @@ class TypeModel:
     # Hoisted name → the pointer of the schema it came from.
     origins: dict[str, str] = field(default_factory=dict)
     narrowed: dict[str, Narrowing] = field(default_factory=dict)
+    # "Request"/"Response" → component → the class of its use in a request or a response.
+    variants: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 def build(data: Mapping[str, Any]) -> TypeModel:
@@ -70,6 +77,7 @@ def build(data: Mapping[str, Any]) -> TypeModel:
     _claim_components(document, names)
     _Hoister(model, names).run()
     _narrow(model)
+    _add_variants(model, names)
     return model
 
 
@@ -143,13 +151,12 @@ def _operations(document: Mapping[str, Any]) -> Iterator[tuple[str, str, dict[st
 def _claim_components(document: dict[str, Any], names: _Names) -> None:
     """Spec-named components keep their names unless a generated type needs one."""
     schemas: dict[str, Any] = document["components"]["schemas"]
-    for name, schema in schemas.items():
-        if _has_access_modes(schema):
-            # WHY: datamodel-code-generator adds ThingRequest (no readOnly fields) and
-            # ThingResponse (no writeOnly ones) beside Thing, and numbers its own clashes.
-            for variant in ("Request", "Response"):
-                names.generated.setdefault(f"{name}{variant}", f"components/schemas/{name}")
-                names.taken.add(f"{name}{variant}")
+    for variant, mark in _VARIANTS.items():
+        # ThingRequest (no readOnly fields) goes beside Thing, and beside every component
+        # that reaches Thing; a component of the spec with that name gives way.
+        for name in _reaching(schemas, mark):
+            names.generated.setdefault(f"{name}{variant}", f"components/schemas/{name}")
+            names.taken.add(f"{name}{variant}")
     renamed: dict[str, str] = {}
     for name in schemas:
         new = names.claim(str(name), pointer(("components", "schemas", name)), kind="Schema")
@@ -163,16 +170,137 @@ def _claim_components(document: dict[str, Any], names: _Names) -> None:
     rewrite_refs(document, renamed)
 
 
-def _has_access_modes(schema: Any) -> bool:
+# A variant → the mark of the properties it leaves out (OpenAPI 3.0: a readOnly property is
+# not sent in a request, a writeOnly one not in a response).
+_VARIANTS = {"Request": "readOnly", "Response": "writeOnly"}
+
+
+def _marked(schemas: Mapping[str, Any], schema: Any, mark: str) -> bool:
+    """A property left out of a variant: marked itself, or a ``$ref`` to a marked component."""
     if not isinstance(schema, dict):
         return False
-    parts = [schema, *(p for p in schema.get("allOf") or [] if isinstance(p, dict))]
-    return any(
-        isinstance(value, dict)
-        and (value.get("readOnly") is True or value.get("writeOnly") is True)
-        for part in parts
-        for value in (part.get("properties") or {}).values()
-    )
+    if schema.get(mark) is True:
+        return True
+    target = schemas.get(_component(schema) or "")
+    return isinstance(target, dict) and target.get(mark) is True
+
+
+def _walk(node: Any) -> Iterator[dict[str, Any]]:
+    """Every schema object inside ``node``, ``node`` included, without following ``$ref``s."""
+    if not isinstance(node, dict):
+        return
+    yield node
+    properties = node.get("properties")
+    for value in properties.values() if isinstance(properties, dict) else ():
+        yield from _walk(value)
+    for key in ("items", "additionalProperties", "not"):
+        yield from _walk(node.get(key))
+    for key in ("allOf", "oneOf", "anyOf"):
+        parts = node.get(key)
+        for part in parts if isinstance(parts, list) else ():
+            yield from _walk(part)
+
+
+def _reaching(schemas: Mapping[str, Any], mark: str) -> list[str]:
+    """The components, in order, whose values hold a ``mark``ed property at any depth."""
+    refs: dict[str, set[str]] = {}
+    found: set[str] = set()
+    for name, schema in schemas.items():
+        nodes = list(_walk(schema))
+        refs[str(name)] = {c for n in nodes if (c := _component(n)) is not None}
+        own = (
+            value
+            for n in nodes
+            if isinstance(n.get("properties"), dict)
+            for value in n["properties"].values()
+        )
+        if any(_marked(schemas, value, mark) for value in own):
+            found.add(str(name))
+    grown = True
+    while grown:
+        grown = False
+        for name, targets in refs.items():
+            if name not in found and targets & found:
+                found.add(name)
+                grown = True
+    return [str(name) for name in schemas if str(name) in found]
+
+
+def _add_variants(model: TypeModel, names: _Names) -> None:
+    """A request and a response class for every component a readOnly or writeOnly property
+    reaches, at any depth: ``ThingPageRequest`` has ``items: list[ThingRequest]``."""
+    schemas: dict[str, Any] = model.document["components"]["schemas"]
+    added: dict[str, dict[str, Any]] = {}
+    for variant, mark in _VARIANTS.items():
+        chosen: dict[str, str] = {}
+        for name in _reaching(schemas, mark):
+            wanted, owner = f"{name}{variant}", f"components/schemas/{name}"
+            if names.generated.get(wanted) == owner and wanted not in names.claimed:
+                names.claimed.add(wanted)
+                chosen[name] = wanted
+            else:
+                where = pointer(("components", "schemas", name))
+                chosen[name] = names.claim(wanted, where, kind="Variant")
+        model.variants[variant] = chosen
+        for name, new in chosen.items():
+            added.setdefault(name, {})[new] = _variant(schemas, name, mark, chosen)
+    ordered: dict[str, Any] = {}
+    for name, schema in schemas.items():
+        ordered[name] = schema
+        ordered.update(added.get(str(name), {}))
+    schemas.clear()
+    schemas.update(ordered)
+
+
+def _variant(
+    schemas: Mapping[str, Any], name: str, mark: str, chosen: Mapping[str, str]
+) -> dict[str, Any]:
+    """Component ``name`` without its ``mark``ed properties, its references to variants."""
+    schema: dict[str, Any] = copy.deepcopy(schemas[name])
+    # Inherited marked properties are not required of the variant either.
+    inherited = _base_properties(schemas, COMPONENT_PREFIX + escape(name), depth=0)
+    dropped = {prop for prop, value in inherited.items() if _marked(schemas, value, mark)}
+    for node in list(_walk(schema)):
+        properties = node.get("properties")
+        gone = dropped if node is schema or _is_part(schema, node) else set()
+        if isinstance(properties, dict):
+            own = {p for p, v in properties.items() if _marked(schemas, v, mark)}
+            node["properties"] = {p: v for p, v in properties.items() if p not in own}
+            gone = gone | own
+        if gone and isinstance(node.get("required"), list):
+            node["required"] = [r for r in node["required"] if r not in gone]
+            if not node["required"]:
+                del node["required"]
+        _point_at_variants(node, chosen)
+    return schema
+
+
+def _is_part(schema: Mapping[str, Any], node: Any) -> bool:
+    return any(part is node for part in schema.get("allOf") or [])
+
+
+def _point_at_variants(node: dict[str, Any], chosen: Mapping[str, str]) -> None:
+    """Rewrite a ``$ref`` (and a discriminator) to the variants of its targets."""
+    target = _component(node)
+    if target is not None and target in chosen:
+        node["$ref"] = COMPONENT_PREFIX + escape(chosen[target])
+    discriminator = node.get("discriminator")
+    if not isinstance(discriminator, dict):
+        return
+    mapping = discriminator.get("mapping")
+    mapping = dict(mapping) if isinstance(mapping, dict) else {}
+    for key, ref in list(mapping.items()):
+        name = _component({"$ref": ref})
+        if name is not None and name in chosen:
+            mapping[key] = COMPONENT_PREFIX + escape(chosen[name])
+    members = [_component(o) for k in ("oneOf", "anyOf") for o in node.get(k) or []]
+    named = {_component({"$ref": ref}) for ref in (discriminator.get("mapping") or {}).values()}
+    for member in members:
+        # WHY: without a mapping, the value is the schema's name, which the variant's is not.
+        if member is not None and member in chosen and member not in named:
+            mapping.setdefault(member, COMPONENT_PREFIX + escape(chosen[member]))
+    if mapping:
+        discriminator["mapping"] = mapping
 
 
 def _unescape(name: str) -> str:

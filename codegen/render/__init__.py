@@ -6,7 +6,6 @@ One module per output: ``components`` (the shared models, through datamodel-code
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
@@ -37,7 +36,6 @@ def render(api: Api, spec: Mapping[str, Any], *, package: str, spec_name: str) -
     # The type model's document: the spec with every class-worthy schema a named component.
     spec = api.document or spec
     components = render_components(api.schemas, spec_name=spec_name, narrowed=api.narrowed)
-    classes = frozenset(re.findall(r"^class (\w+)\b", components, re.M))
     files = [
         SourceFile(f"{package_dir}/__init__.py", scaffold.package_init(spec_name), owned=False),
         SourceFile(f"{package_dir}/components.py", components, owned=True),
@@ -49,14 +47,14 @@ def render(api: Api, spec: Mapping[str, Any], *, package: str, spec_name: str) -
     ]
     issues: list[Issue] = []
     for domain in api.domains:
-        schemas = SchemasModule(domain, spec, components_module, spec_name, classes)
+        schemas = SchemasModule(domain, spec, components_module, spec_name, api.variants)
         issues += schemas.issues
         base = f"{package_dir}/{domain.name}"
         files += [
             SourceFile(f"{base}/schemas.py", schemas.text, owned=True),
             SourceFile(
                 f"{base}/routes.py",
-                render_routes(domain, spec, components_module, classes),
+                render_routes(domain, spec, components_module, api.variants.get("Request")),
                 owned=True,
             ),
             SourceFile(f"{base}/__init__.py", scaffold.domain_init(domain), owned=False),

@@ -64,9 +64,7 @@ def field_aliases(schemas: Mapping[str, Any]) -> dict[str, str]:
         counts = Counter([python.get(prop, prop) for prop in props])
         for prop, name in python.items():
             if counts[name] > 1:
-                # WHY: readOnly/writeOnly fields make ThingRequest and ThingResponse as well.
-                for variant in ("", "Request", "Response"):
-                    result[f"{class_name}{variant}.{prop}"] = prop if prop.isidentifier() else name
+                result[f"{class_name}.{prop}"] = prop if prop.isidentifier() else name
             else:
                 result.setdefault(prop, name)
     return result
@@ -79,11 +77,7 @@ def _generate(schemas_json: str, aliases_json: str = "{}") -> str:
     Only the components go in, so the output does not change when paths do. Cached per
     process: tests and repeated runs in one interpreter pay for it once."""
     from datamodel_code_generator import generate
-    from datamodel_code_generator.enums import (
-        DataModelType,
-        InputFileType,
-        ReadOnlyWriteOnlyModelType,
-    )
+    from datamodel_code_generator.enums import DataModelType, InputFileType
     from datamodel_code_generator.format import PythonVersion
 
     document = {
@@ -117,14 +111,17 @@ def _generate(schemas_json: str, aliases_json: str = "{}") -> str:
             use_subclass_enum=True,
             use_enum_values_in_discriminator=True,
             formatters=[],
-            # WHY: a model with readOnly or writeOnly fields becomes three: Thing (all fields),
-            # ThingRequest (no readOnly) and ThingResponse (no writeOnly), for distinct bodies.
-            read_only_write_only_model_type=ReadOnlyWriteOnlyModelType.All,
+            # No read_only_write_only_model_type: its ThingRequest keeps `parent: Thing`. The
+            # request and response variants are components of the type model instead.
             aliases=json.loads(aliases_json),
             # WHY: pydantic's EmailStr needs the optional email-validator package.
             # WHY: and `duration` would be timedelta, whose spec defaults ("1h") mypy and
             # pydantic refuse; the wire value is a string either way.
-            type_mappings=["email=string", "idn-email=string", "duration=string"],
+            # WHY: and `byte` would be Base64Str, which refuses base64 of bytes that are not
+            # UTF-8; Base64Bytes decodes leniently (b64decode drops foreign characters) and
+            # encodes canonically, so the value sent back is not the one received. The request
+            # validator does not check `byte` either: a str is what both sides accept.
+            type_mappings=["email=string", "idn-email=string", "duration=string", "byte=string"],
         )
     if not isinstance(result, str):
         raise TypeError("datamodel-code-generator returned several modules for one document")

@@ -48,7 +48,7 @@ def route_clashes(domain: Domain, spec: Mapping[str, Any]) -> list[Issue]:
 
 
 def _request_arguments(
-    op: Operation, spec: Mapping[str, Any], imports: Imports, classes: frozenset[str]
+    op: Operation, spec: Mapping[str, Any], imports: Imports, variants: Mapping[str, str]
 ) -> list[str]:
     args = []
     for location, suffix in GROUP_SUFFIX.items():
@@ -66,7 +66,7 @@ def _request_arguments(
         empty = RAW_BODY[body.kind][1] if body.required else "None"
         args.append(f'        body=params.get("body") or {empty},')
     elif body is not None:
-        mapper = TypeMapper(spec, Imports(), classes, variant="Request")
+        mapper = TypeMapper(spec, Imports(), variants)
         component = request_component(mapper, body)
         if component is not None:
             imports.components.add(component)
@@ -104,8 +104,12 @@ def _json_body_type(arguments: list[str]) -> str | None:
 
 
 def render_routes(
-    domain: Domain, spec: Mapping[str, Any], components_module: str, classes: frozenset[str]
+    domain: Domain,
+    spec: Mapping[str, Any],
+    components_module: str,
+    variants: Mapping[str, str] | None = None,
 ) -> str:
+    """The ``routes.py`` of one domain; ``variants`` names the request class of a component."""
     imports = Imports()
     imports.add("typing", "Any")
     imports.add("typing", "Protocol")
@@ -127,7 +131,7 @@ def render_routes(
                 ]
             )
         )
-        arguments = _request_arguments(op, spec, imports, classes)
+        arguments = _request_arguments(op, spec, imports, variants or {})
         if any("parse(" in a for a in arguments):
             imports.add("runtime.contract", "parse")
         needs_form = needs_form or any("_form(" in a for a in arguments)

@@ -64,12 +64,16 @@ class SchemasModule:
         spec: Mapping[str, Any],
         components_module: str,
         spec_name: str,
-        classes: frozenset[str],
+        variants: Mapping[str, Mapping[str, str]],
     ) -> None:
         self.imports = Imports()
-        self.types = TypeMapper(spec, self.imports, classes)
-        self.request_types = TypeMapper(spec, self.imports, classes, variant="Request")
-        self.response_types = TypeMapper(spec, self.imports, classes, variant="Response")
+        self.types = TypeMapper(spec, self.imports)
+        self.request_types = TypeMapper(
+            spec, self.imports, variants.get("Request"), leaves_out="readOnly"
+        )
+        self.response_types = TypeMapper(
+            spec, self.imports, variants.get("Response"), leaves_out="writeOnly"
+        )
         self.classes: list[str] = []
         self.names: dict[str, str] = {}
         self.issues: list[Issue] = []
@@ -289,6 +293,8 @@ class SchemasModule:
         required = set(schema.get("required") or ())
         used: set[str] = set()
         for prop, prop_schema in (schema.get("properties") or {}).items():
+            if types.left_out(prop_schema):
+                continue
             python = field_name(prop)
             while python in used:
                 python += "_"

@@ -7,16 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.unit.codegen.kit import make_project, run
+from tests.unit.codegen.kit import generate
 
 
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A project generated once from specs/small.yaml; copy it before changing anything."""
-    root = make_project(tmp_path_factory.mktemp("generated"), "small.yaml")
-    result = run(root)
-    assert result.exit_code == 0, result.stderr
-    return root
+    return generate(tmp_path_factory.mktemp("generated"), "small.yaml")
 
 
 @pytest.fixture

@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import io
 import shutil
+import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,6 +58,28 @@ def run(root: Path, *args: str) -> Result:
     ):
         code = main(list(args))
     return Result(code, stdout.getvalue(), stderr.getvalue())
+
+
+def generate(root: Path, spec: str) -> Path:
+    """``make_project`` and ``run``; a codegen failure fails the test with its stderr."""
+    root = make_project(root, spec)
+    result = run(root)
+    assert result.exit_code == 0, result.stderr
+    return root
+
+
+@contextlib.contextmanager
+def importable(root: Path) -> Iterator[Path]:
+    """The generated package of ``root`` importable inside the block, and forgotten after it,
+    so that the next project's ``sample`` is imported afresh."""
+    top = PACKAGE.split(".")[0]
+    sys.path.insert(0, str(root))
+    try:
+        yield root
+    finally:
+        sys.path.remove(str(root))
+        for name in [n for n in sys.modules if n == top or n.startswith(f"{top}.")]:
+            del sys.modules[name]
 
 
 def tree(root: Path) -> dict[str, bytes]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib
 import io
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,21 +16,22 @@ import pytest
 from werkzeug.datastructures import FileStorage
 
 from runtime.testing import principal
-from tests.unit.codegen.kit import PACKAGE_DIR, golden_tree, make_project, mypy, run, tree
+from tests.unit.codegen.kit import (
+    PACKAGE_DIR,
+    generate,
+    golden_tree,
+    importable,
+    make_project,
+    mypy,
+    run,
+    tree,
+)
 
 
 @pytest.fixture(scope="module")
 def coverage(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    root = make_project(tmp_path_factory.mktemp("coverage"), "coverage.yaml")
-    result = run(root)
-    assert result.exit_code == 0, result.stderr
-    sys.path.insert(0, str(root))
-    try:
+    with importable(generate(tmp_path_factory.mktemp("coverage"), "coverage.yaml")) as root:
         yield root
-    finally:
-        sys.path.remove(str(root))
-        for name in [n for n in sys.modules if n == "sample" or n.startswith("sample.")]:
-            del sys.modules[name]
 
 
 def _module(name: str) -> ModuleType:

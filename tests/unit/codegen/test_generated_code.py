@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib
-import sys
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -15,18 +14,14 @@ import flask
 import pytest
 
 from runtime.errors import ValidationProblem
+from tests.unit.codegen.kit import importable
 
 
 @pytest.fixture(scope="module")
 def widgets(generated: Path) -> Iterator[ModuleType]:
     """``sample.api.widgets.routes`` imported from the generated project."""
-    sys.path.insert(0, str(generated))
-    try:
+    with importable(generated):
         yield importlib.import_module("sample.api.widgets.routes")
-    finally:
-        sys.path.remove(str(generated))
-        for name in [n for n in sys.modules if n == "sample" or n.startswith("sample.")]:
-            del sys.modules[name]
 
 
 class FakeWidgetsService:
