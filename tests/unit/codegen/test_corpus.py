@@ -139,3 +139,66 @@ def test_the_small_document_generates_typed_with_chosen_names(
     judged = corpus.judge_models(sources, load(root / "openapi.yaml").data)
     assert judged.typed > 10
     assert (judged.untyped_with_properties, judged.numbered, judged.renamed) == (0, 0, 0)
+
+
+def test_a_free_form_field_is_not_counted_for_another_schema_with_the_same_property_names(
+    corpus: ModuleType,
+) -> None:
+    free = {"type": "object", "nullable": True}
+    typed = {"type": "object", "properties": {"id": {"type": "string"}}}
+    document: dict[str, Any] = {
+        "paths": {
+            "/links": {
+                "put": {
+                    "operationId": "removeLink",
+                    "requestBody": {
+                        "content": {
+                            "application/json": {
+                                "schema": {"type": "object", "properties": {"link": free}}
+                            }
+                        }
+                    },
+                    "responses": {"204": {"description": "Removed."}},
+                }
+            }
+        },
+        "components": {
+            "schemas": {
+                "Wrapped": {"type": "object", "properties": {"response": typed, "client": typed}},
+                "Client.Deleted": {
+                    "type": "object",
+                    "properties": {"response": typed, "client": free},
+                },
+                "AddLink": {"type": "object", "properties": {"link": typed}},
+                "Page": {"type": "object", "properties": {"data": typed}},
+                "Listing": {"type": "object", "properties": {"data": free}},
+            }
+        },
+    }
+    generated = """
+from typing import Any
+from pydantic import BaseModel
+
+
+class ClientDeleted(BaseModel):
+    response: Wrapped | None = None
+    client: dict[str, Any] | None = None
+
+
+class RemoveLinkRequestBody(BaseModel):
+    link: dict[str, Any] | None = None
+
+
+class ListingData(BaseModel):
+    data: dict[str, Any] | None = None
+
+
+class AddLink(BaseModel):
+    link: dict[str, Any] | None = None
+"""
+    judged = corpus.judge_models([generated], document)
+    # The class a component or an inline body is named after is judged by that schema; a
+    # lifted class matched by its fields' names alone counts only when no candidate is
+    # free-form there. AddLink.link did lose its properties.
+    assert judged.examples == ["AddLink.link"]
+    assert judged.untyped_with_properties == 1
