@@ -316,7 +316,12 @@ class _Hoister:
             position = (*where, "content", media_type, "schema")
             schema = media["schema"]
             if top_inline and _is_object(schema) and not _is_composite(schema):
-                media["schema"] = self.visit(schema, hint, position, top=True, enums=False)
+                # WHY: properties without `type` are an object here as everywhere; render
+                # names an inline body class only for an explicit one.
+                media["schema"] = {
+                    "type": "object",
+                    **self.visit(schema, hint, position, top=True, enums=False),
+                }
             else:
                 if top_inline:
                     # WHY: render names an inline body class only when the body stays inline;
@@ -367,6 +372,36 @@ class _Hoister:
             return {"$ref": COMPONENT_PREFIX + escape(name)}
         return self.child(schema, hint, where, enums=enums)
 
+    def _options(
+        self,
+        options: list[Any],
+        key: str,
+        hint: str,
+        where: tuple[object, ...],
+        result: dict[str, Any],
+        *,
+        enums: bool,
+    ) -> list[Any]:
+        """The members of a oneOf/anyOf, each named; the OpenAPI 3.0 "null schema" among them
+        (an object that may hold nothing, or null) is read as the others being nullable."""
+        nulls = [i for i, o in enumerate(options) if _null_only(o)]
+        if nulls and len(nulls) < len(options):
+            result["nullable"] = True
+            self.model.warnings.append(
+                Issue(
+                    pointer((*where, key, nulls[0])),
+                    "an object that holds nothing, or null, read as null: typed `| None` "
+                    "(`{}` passes validation but not the model)",
+                )
+            )
+        else:
+            nulls = []
+        return [
+            self.option(option, hint + _option(option, i), (*where, key, i), enums=enums)
+            for i, option in enumerate(options)
+            if i not in nulls
+        ]
+
     def visit(
         self,
         schema: Any,
@@ -380,6 +415,19 @@ class _Hoister:
         if not isinstance(schema, dict) or "$ref" in schema:
             return schema
         result = dict(schema)
+        if (
+            "type" not in schema
+            and isinstance(schema.get("items"), dict)
+            and not (_COMPOSITIONS & set(schema) or "properties" in schema)
+        ):
+            result["type"] = "array"
+            self.model.warnings.append(
+                Issue(
+                    pointer(where),
+                    "`items` without `type`: typed as an array (add `type: array`; a value of "
+                    "another type passes validation but not the model)",
+                )
+            )
         properties = schema.get("properties")
         if isinstance(properties, dict):
             result["properties"] = {
@@ -410,10 +458,7 @@ class _Hoister:
                 # (Connexion) still checks it against the spec.
                 del result[key]
             elif isinstance(options, list):
-                result[key] = [
-                    self.option(option, hint + _option(option, i), (*where, key, i), enums=enums)
-                    for i, option in enumerate(options)
-                ]
+                result[key] = self._options(options, key, hint, where, result, enums=enums)
         return result
 
 
@@ -439,6 +484,7 @@ def _part(name: str) -> str:
 
 
 _SCALARS = frozenset({"string", "integer", "number", "boolean"})
+_COMPOSITIONS = frozenset({"allOf", "oneOf", "anyOf"})
 _PLAIN_SCALAR = frozenset({"type", "format", "description", "title", "nullable"})
 _ANNOTATIONS = frozenset({"description", "title", *_USE_KEYS})
 
@@ -465,6 +511,18 @@ def _plain_ref(schema: Any) -> Any:
 def _presence_only(option: Any) -> bool:
     """``{required: [domain]}``: a oneOf/anyOf member that constrains presence only."""
     return isinstance(option, dict) and bool(option) and set(option) <= {"required", "description"}
+
+
+def _null_only(option: Any) -> bool:
+    """``{type: object, nullable: true, additionalProperties: false}``: null, or ``{}``."""
+    return (
+        isinstance(option, dict)
+        and option.get("type") == "object"
+        and option.get("nullable") is True
+        and option.get("additionalProperties") is False
+        and not option.get("properties")
+        and set(option) - _ANNOTATIONS <= {"type", "additionalProperties"}
+    )
 
 
 def _option(option: Any, index: int) -> str:

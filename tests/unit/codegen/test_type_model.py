@@ -106,6 +106,33 @@ def test_an_incompatible_all_of_override_keeps_the_base_type_with_a_warning(
     assert "contact: ContactMethod | None = None" in components
 
 
+def test_a_body_with_properties_or_items_but_no_type_is_typed(
+    generated: tuple[Path, str],
+) -> None:
+    root, stderr = generated
+    schemas = _read(root, "default/schemas.py")
+    assert "class ZoneGet200Body(BaseModel):" in schemas
+    assert "body: ZoneGet200Body\n" in schemas
+    assert "body: list[ContactMethod]\n" in schemas
+    assert (
+        "warning: #/paths/~1methods/get/responses/200/content/application~1json/schema: `items` "
+        "without `type`: typed as an array (add `type: array`; a value of another type passes "
+        "validation but not the model)"
+    ) in stderr
+
+
+def test_the_openapi_3_0_null_schema_among_options_makes_them_nullable(
+    generated: tuple[Path, str],
+) -> None:
+    root, stderr = generated
+    assert "validation: Firewall | None = None" in _read(root, "components.py")
+    assert (
+        "warning: #/components/schemas/Signer/properties/validation/anyOf/1: an object that "
+        "holds nothing, or null, read as null: typed `| None` (`{}` passes validation but not "
+        "the model)"
+    ) in stderr
+
+
 def test_component_fields_are_snake_case_with_the_wire_name_as_alias(
     generated: tuple[Path, str],
 ) -> None:
