@@ -70,6 +70,7 @@ def build(data: Mapping[str, Any]) -> TypeModel:
     _claim_components(document, names)
     _Hoister(model, names).run()
     _narrow(model)
+    _drop_unused(model)
     return model
 
 
@@ -583,6 +584,18 @@ def _narrow_one(model: TypeModel, schemas: dict[str, Any], name: str) -> list[st
             continue
         properties = part.get("properties") or {}
         for prop, value in list(properties.items()):
+            if prop in inherited and _other_items(value, inherited[prop]):
+                # WHY: a list is invariant: mypy refuses list[ChildItem] over list[BaseItem]
+                # even when one class derives from the other.
+                del properties[prop]
+                model.warnings.append(
+                    Issue(
+                        pointer(("components", "schemas", name, *where, "properties", prop)),
+                        f"restates the array {prop!r} of its allOf base with other items "
+                        "(a list's items cannot be narrowed); typed as the base's",
+                    )
+                )
+                continue
             target, base = _component(value), _component(inherited.get(prop))
             if prop not in inherited or target is None or target == base:
                 continue
@@ -614,6 +627,61 @@ def _narrow_one(model: TypeModel, schemas: dict[str, Any], name: str) -> list[st
                 )
             )
     return changed
+
+
+def _other_items(own: Any, theirs: Any) -> bool:
+    """Whether two arrays hold different named types (neither free-form)."""
+    if not (_is_array(own) and _is_array(theirs)):
+        return False
+    mine, base = own.get("items"), theirs.get("items")
+    named = _component(mine), _component(base)
+    if named == (None, None) or named[0] == named[1]:
+        return False
+    return not any(items is None or _free_form(items) for items in (mine, base))
+
+
+def _is_array(schema: Any) -> bool:
+    return isinstance(schema, dict) and "$ref" not in schema and schema.get("type") == "array"
+
+
+def _drop_unused(model: TypeModel) -> None:
+    """Lifted types that nothing refers to any more (an override typed as the base's)."""
+    document = model.document
+    schemas: dict[str, Any] = document["components"]["schemas"]
+    for _ in range(16):  # each pass may leave the types inside a dropped one unused
+        used = _refs({k: v for k, v in document.items() if k != "components"})
+        used |= _refs({k: v for k, v in document["components"].items() if k != "schemas"})
+        for name, schema in schemas.items():
+            used |= _refs(schema) - {name}
+        unused = [name for name in model.origins if name in schemas and name not in used]
+        if not unused:
+            return
+        for name in unused:
+            del schemas[name]
+            model.narrowed.pop(name, None)
+
+
+def _refs(node: Any) -> set[str]:
+    """The components a part of the document names, by ``$ref`` or discriminator mapping."""
+    found: set[str] = set()
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            for key, value in item.items():
+                if key == "$ref" and isinstance(value, str):
+                    found.add(_ref_name(value))
+                elif key == "mapping" and isinstance(value, dict):
+                    found.update(_ref_name(v) for v in value.values() if isinstance(v, str))
+                else:
+                    stack.append(value)
+        elif isinstance(item, list):
+            stack.extend(item)
+    return found
+
+
+def _ref_name(ref: str) -> str:
+    return _unescape(ref.removeprefix(COMPONENT_PREFIX).partition("/")[0])
 
 
 def _inherit_untyped(part: dict[str, Any]) -> None:

@@ -102,8 +102,25 @@ def test_an_incompatible_all_of_override_keeps_the_base_type_with_a_warning(
     ) in stderr
     components = _read(root, "components.py")
     assert "class ConflictError(ClientError):\n    pass\n" in components
+    # The class lifted for the dropped override is not emitted.
+    assert "ConflictErrorContextInfo" not in components
     # A described use of a component is that component, not a class of its own.
     assert "contact: ContactMethod | None = None" in components
+
+
+def test_an_all_of_child_restating_a_base_array_with_other_items_keeps_the_base_type(
+    generated: tuple[Path, str],
+) -> None:
+    root, stderr = generated
+    assert (
+        "warning: #/components/schemas/TaggedCreate/allOf/1/properties/tags: restates the "
+        "array 'tags' of its allOf base with other items (a list's items cannot be narrowed); "
+        "typed as the base's"
+    ) in stderr
+    components = _read(root, "components.py")
+    assert "class TaggedCreate(Tagged):\n    pass\n" in components
+    assert "tags: list[TaggedTag] | None = None" in components
+    assert "TaggedCreateTag" not in components
 
 
 def test_a_body_with_properties_or_items_but_no_type_is_typed(
