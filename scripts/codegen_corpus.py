@@ -301,9 +301,12 @@ def _first_error(text: str) -> str:
 
 
 def _load(spec: Path) -> Mapping[str, Any]:
+    """The document with the operationIds codegen derives where the spec has none, so the
+    classes of such an operation are judged by their bodies too."""
     from codegen.document import load
+    from codegen.prepare import normalize
 
-    return load(spec).data
+    return normalize(load(spec).data)[0]
 
 
 def _judge(project: Path, target: list[str], checks: list[tuple[str, list[str]]]) -> str | None:

@@ -6,6 +6,7 @@ takes minutes: it is `nox -s corpus`."""
 from __future__ import annotations
 
 import importlib.util
+import json
 import sys
 import tomllib
 from pathlib import Path
@@ -202,3 +203,31 @@ class AddLink(BaseModel):
     # free-form there. AddLink.link did lose its properties.
     assert judged.examples == ["AddLink.link"]
     assert judged.untyped_with_properties == 1
+
+
+def test_the_body_of_an_operation_without_operation_id_is_judged_too(
+    corpus: ModuleType, tmp_path: Path
+) -> None:
+    spec = tmp_path / "openapi.json"
+    body = {"properties": {"id": {"type": "string"}}}
+    created = {"description": "Created.", "content": {"application/json": {"schema": body}}}
+    spec.write_text(
+        json.dumps(
+            {
+                "openapi": "3.0.3",
+                "info": {"title": "t", "version": "1"},
+                "paths": {"/streams": {"post": {"responses": {"201": created}}}},
+            }
+        )
+    )
+    generated = """
+from typing import Any
+from runtime.contract import ApiResponse
+
+
+class PostStreams201(ApiResponse):
+    body: dict[str, Any]
+"""
+    # codegen names the operation post_streams, and so its classes.
+    judged = corpus.judge_models([generated], corpus._load(spec))
+    assert judged.examples == ["PostStreams201.body"]
