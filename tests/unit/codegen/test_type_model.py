@@ -277,3 +277,39 @@ def test_a_reason_outlives_its_exemption_never() -> None:
     unpruned = '# ruff: noqa: E501, S105\n# S105: credentials.\n"""Doc."""\n'
     assert _drop_stale_reasons(unpruned) == unpruned
     assert _drop_stale_reasons('# S105: orphan.\n"""Doc."""\n') == '"""Doc."""\n'
+
+
+def test_compositions_inside_a_lifted_property_are_lifted_too() -> None:
+    def shape(name: str) -> dict[str, object]:
+        return {"type": "object", "properties": {name: {"type": "string"}}}
+
+    document = {
+        "openapi": "3.0.3",
+        "paths": {},
+        "components": {
+            "schemas": {
+                "Holder": {
+                    "type": "object",
+                    "properties": {
+                        "outer": {
+                            "type": "object",
+                            "properties": {
+                                "choice": {"oneOf": [shape("a"), shape("b")]},
+                                "merged": {"allOf": [shape("c"), shape("d")]},
+                                "maybe": {"anyOf": [shape("e"), {"type": "string"}]},
+                            },
+                        }
+                    },
+                }
+            }
+        },
+    }
+    schemas = typemodel.build(document).document["components"]["schemas"]
+    outer = schemas["HolderOuter"]["properties"]
+    ref = "#/components/schemas/"
+    assert outer["choice"] == {
+        "oneOf": [{"$ref": f"{ref}HolderOuterChoiceA"}, {"$ref": f"{ref}HolderOuterChoiceB"}]
+    }
+    assert outer["merged"] == {"$ref": f"{ref}HolderOuterMerged"}
+    assert outer["maybe"]["anyOf"][0] == {"$ref": f"{ref}HolderOuterMaybeE"}
+    assert schemas["HolderOuterMerged"]["allOf"] == [shape("c"), shape("d")]
