@@ -77,6 +77,7 @@ def build(data: Mapping[str, Any]) -> TypeModel:
     _claim_components(document, names)
     _Hoister(model, names).run()
     _narrow(model)
+    _drop_unused(model)
     _add_variants(model, names)
     return model
 
@@ -444,7 +445,12 @@ class _Hoister:
             position = (*where, "content", media_type, "schema")
             schema = media["schema"]
             if top_inline and _is_object(schema) and not _is_composite(schema):
-                media["schema"] = self.visit(schema, hint, position, top=True, enums=False)
+                # WHY: properties without `type` are an object here as everywhere; render
+                # names an inline body class only for an explicit one.
+                media["schema"] = {
+                    "type": "object",
+                    **self.visit(schema, hint, position, top=True, enums=False),
+                }
             else:
                 if top_inline:
                     # WHY: render names an inline body class only when the body stays inline;
@@ -495,6 +501,36 @@ class _Hoister:
             return {"$ref": COMPONENT_PREFIX + escape(name)}
         return self.child(schema, hint, where, enums=enums)
 
+    def _options(
+        self,
+        options: list[Any],
+        key: str,
+        hint: str,
+        where: tuple[object, ...],
+        result: dict[str, Any],
+        *,
+        enums: bool,
+    ) -> list[Any]:
+        """The members of a oneOf/anyOf, each named; the OpenAPI 3.0 "null schema" among them
+        (an object that may hold nothing, or null) is read as the others being nullable."""
+        nulls = [i for i, o in enumerate(options) if _null_only(o)]
+        if nulls and len(nulls) < len(options):
+            result["nullable"] = True
+            self.model.warnings.append(
+                Issue(
+                    pointer((*where, key, nulls[0])),
+                    "an object that holds nothing, or null, read as null: typed `| None` "
+                    "(`{}` passes validation but not the model)",
+                )
+            )
+        else:
+            nulls = []
+        return [
+            self.option(option, hint + _option(option, i), (*where, key, i), enums=enums)
+            for i, option in enumerate(options)
+            if i not in nulls
+        ]
+
     def visit(
         self,
         schema: Any,
@@ -508,6 +544,19 @@ class _Hoister:
         if not isinstance(schema, dict) or "$ref" in schema:
             return schema
         result = dict(schema)
+        if (
+            "type" not in schema
+            and isinstance(schema.get("items"), dict)
+            and not (_COMPOSITIONS & set(schema) or "properties" in schema)
+        ):
+            result["type"] = "array"
+            self.model.warnings.append(
+                Issue(
+                    pointer(where),
+                    "`items` without `type`: typed as an array (add `type: array`; a value of "
+                    "another type passes validation but not the model)",
+                )
+            )
         properties = schema.get("properties")
         if isinstance(properties, dict):
             result["properties"] = {
@@ -538,10 +587,7 @@ class _Hoister:
                 # (Connexion) still checks it against the spec.
                 del result[key]
             elif isinstance(options, list):
-                result[key] = [
-                    self.option(option, hint + _option(option, i), (*where, key, i), enums=enums)
-                    for i, option in enumerate(options)
-                ]
+                result[key] = self._options(options, key, hint, where, result, enums=enums)
         return result
 
 
@@ -567,6 +613,7 @@ def _part(name: str) -> str:
 
 
 _SCALARS = frozenset({"string", "integer", "number", "boolean"})
+_COMPOSITIONS = frozenset({"allOf", "oneOf", "anyOf"})
 _PLAIN_SCALAR = frozenset({"type", "format", "description", "title", "nullable"})
 _ANNOTATIONS = frozenset({"description", "title", *_USE_KEYS})
 
@@ -593,6 +640,18 @@ def _plain_ref(schema: Any) -> Any:
 def _presence_only(option: Any) -> bool:
     """``{required: [domain]}``: a oneOf/anyOf member that constrains presence only."""
     return isinstance(option, dict) and bool(option) and set(option) <= {"required", "description"}
+
+
+def _null_only(option: Any) -> bool:
+    """``{type: object, nullable: true, additionalProperties: false}``: null, or ``{}``."""
+    return (
+        isinstance(option, dict)
+        and option.get("type") == "object"
+        and option.get("nullable") is True
+        and option.get("additionalProperties") is False
+        and not option.get("properties")
+        and set(option) - _ANNOTATIONS <= {"type", "additionalProperties"}
+    )
 
 
 def _option(option: Any, index: int) -> str:
@@ -653,6 +712,18 @@ def _narrow_one(model: TypeModel, schemas: dict[str, Any], name: str) -> list[st
             continue
         properties = part.get("properties") or {}
         for prop, value in list(properties.items()):
+            if prop in inherited and _other_items(value, inherited[prop]):
+                # WHY: a list is invariant: mypy refuses list[ChildItem] over list[BaseItem]
+                # even when one class derives from the other.
+                del properties[prop]
+                model.warnings.append(
+                    Issue(
+                        pointer(("components", "schemas", name, *where, "properties", prop)),
+                        f"restates the array {prop!r} of its allOf base with other items "
+                        "(a list's items cannot be narrowed); typed as the base's",
+                    )
+                )
+                continue
             target, base = _component(value), _component(inherited.get(prop))
             if prop not in inherited or target is None or target == base:
                 continue
@@ -684,6 +755,61 @@ def _narrow_one(model: TypeModel, schemas: dict[str, Any], name: str) -> list[st
                 )
             )
     return changed
+
+
+def _other_items(own: Any, theirs: Any) -> bool:
+    """Whether two arrays hold different named types (neither free-form)."""
+    if not (_is_array(own) and _is_array(theirs)):
+        return False
+    mine, base = own.get("items"), theirs.get("items")
+    named = _component(mine), _component(base)
+    if named == (None, None) or named[0] == named[1]:
+        return False
+    return not any(items is None or _free_form(items) for items in (mine, base))
+
+
+def _is_array(schema: Any) -> bool:
+    return isinstance(schema, dict) and "$ref" not in schema and schema.get("type") == "array"
+
+
+def _drop_unused(model: TypeModel) -> None:
+    """Lifted types that nothing refers to any more (an override typed as the base's)."""
+    document = model.document
+    schemas: dict[str, Any] = document["components"]["schemas"]
+    for _ in range(16):  # each pass may leave the types inside a dropped one unused
+        used = _refs({k: v for k, v in document.items() if k != "components"})
+        used |= _refs({k: v for k, v in document["components"].items() if k != "schemas"})
+        for name, schema in schemas.items():
+            used |= _refs(schema) - {name}
+        unused = [name for name in model.origins if name in schemas and name not in used]
+        if not unused:
+            return
+        for name in unused:
+            del schemas[name]
+            model.narrowed.pop(name, None)
+
+
+def _refs(node: Any) -> set[str]:
+    """The components a part of the document names, by ``$ref`` or discriminator mapping."""
+    found: set[str] = set()
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            for key, value in item.items():
+                if key == "$ref" and isinstance(value, str):
+                    found.add(_ref_name(value))
+                elif key == "mapping" and isinstance(value, dict):
+                    found.update(_ref_name(v) for v in value.values() if isinstance(v, str))
+                else:
+                    stack.append(value)
+        elif isinstance(item, list):
+            stack.extend(item)
+    return found
+
+
+def _ref_name(ref: str) -> str:
+    return _unescape(ref.removeprefix(COMPONENT_PREFIX).partition("/")[0])
 
 
 def _inherit_untyped(part: dict[str, Any]) -> None:

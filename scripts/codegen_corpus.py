@@ -160,6 +160,39 @@ def _body_schemas(data: Mapping[str, Any]) -> dict[str, Any]:
     return {name: schema for name, schema in found.items() if schema is not None}
 
 
+def _named_schemas(data: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
+    """Class name → the object schema it was made from, where the name says which: a component
+    (``Client.Session`` → ``ClientSession``) or an operation's inline body
+    (``<Operation>RequestBody``, ``<Operation><status>Body``). Other classes are matched by
+    their fields' wire names."""
+    from codegen.document import operations
+    from codegen.naming import pascal_case
+    from codegen.prepare import class_names
+
+    found: dict[str, Any] = {}
+    components = data.get("components")
+    schemas = components.get("schemas") if isinstance(components, dict) else None
+    schemas = schemas if isinstance(schemas, dict) else {}
+    for component, python in class_names([str(n) for n in schemas]).items():
+        found[python] = schemas.get(component)
+    for _, _, operation in operations(data):
+        prefix = pascal_case(str(operation.get("operationId") or ""))
+        if not prefix:
+            continue
+        found[f"{prefix}RequestBody"] = _json_schema(
+            data, _resolve(data, operation.get("requestBody"))
+        )
+        responses = operation.get("responses")
+        for status, response in (responses if isinstance(responses, dict) else {}).items():
+            body = _json_schema(data, _resolve(data, response))
+            found[f"{prefix}{pascal_case(str(status))}Body"] = body
+    return {
+        name: schema
+        for name, schema in found.items()
+        if isinstance(schema, dict) and isinstance(schema.get("properties"), dict)
+    }
+
+
 def _json_schema(data: Mapping[str, Any], holder: Any) -> Any:
     content = holder.get("content") if isinstance(holder, dict) else None
     if not isinstance(content, dict):
@@ -190,12 +223,15 @@ def _is_untyped(annotation: str) -> bool:
 
 def judge_models(sources: list[str], data: Mapping[str, Any]) -> Fields:
     """Count typed and silently untyped fields, numbered names and lost component names in
-    generated modules. A class is matched to the spec schema whose property names are the
-    fewest that include its fields' wire names (so a readOnly variant finds its schema)."""
-    index: dict[frozenset[str], Mapping[str, Any]] = {}
+    generated modules. A class is matched to the schema its name says (a component, an inline
+    body), else to the spec schemas whose property names are the fewest that include its
+    fields' wire names (so a readOnly variant finds its schema); a field counts when every
+    such schema gives it properties."""
+    index: dict[frozenset[str], list[Mapping[str, Any]]] = {}
     for keys, found in _object_schemas(data):
-        index.setdefault(keys, found)
+        index.setdefault(keys, []).append(found)
     by_size = sorted(index, key=len)
+    named = _named_schemas(data)
     classes: dict[str, list[tuple[str, str]]] = {}
     for source in sources:
         for node in ast.walk(ast.parse(source)):
@@ -223,13 +259,17 @@ def judge_models(sources: list[str], data: Mapping[str, Any]) -> Fields:
         elif numbered(name, names):
             result.numbered_in_spec += 1
         wires = frozenset(wire for wire, _ in members)
-        match = index.get(wires) or next((index[k] for k in by_size if wires <= k), None)
+        matches = index.get(wires) or next((index[k] for k in by_size if wires <= k), [])
+        if name in named and wires <= set(named[name]["properties"]):
+            matches = [named[name]]
         if name in bodies:
-            match = {"properties": {"body": bodies[name]}}
+            matches = [{"properties": {"body": bodies[name]}}]
         for wire, annotation in members:
             if not _is_untyped(annotation):
                 result.typed += 1
-            elif match is not None and gives_properties(data, match["properties"].get(wire)):
+            elif matches and all(
+                gives_properties(data, match["properties"].get(wire)) for match in matches
+            ):
                 result.untyped_with_properties += 1
                 if len(result.examples) < 3:
                     result.examples.append(f"{name}.{wire}")
@@ -270,9 +310,12 @@ def _first_error(text: str) -> str:
 
 
 def _load(spec: Path) -> Mapping[str, Any]:
+    """The document with the operationIds codegen derives where the spec has none, so the
+    classes of such an operation are judged by their bodies too."""
     from codegen.document import load
+    from codegen.prepare import normalize
 
-    return load(spec).data
+    return normalize(load(spec).data)[0]
 
 
 def _judge(project: Path, target: list[str], checks: list[tuple[str, list[str]]]) -> str | None:

@@ -6,6 +6,7 @@ takes minutes: it is `nox -s corpus`."""
 from __future__ import annotations
 
 import importlib.util
+import json
 import sys
 import tomllib
 from pathlib import Path
@@ -156,3 +157,94 @@ def test_a_number_the_spec_itself_put_in_a_name_is_not_counted_as_ours(
     }
     judged = corpus.judge_models([GENERATED], document)
     assert (judged.numbered, judged.numbered_in_spec) == (1, 1)  # Type1; Status2 is the spec's
+
+
+def test_a_free_form_field_is_not_counted_for_another_schema_with_the_same_property_names(
+    corpus: ModuleType,
+) -> None:
+    free = {"type": "object", "nullable": True}
+    typed = {"type": "object", "properties": {"id": {"type": "string"}}}
+    document: dict[str, Any] = {
+        "paths": {
+            "/links": {
+                "put": {
+                    "operationId": "removeLink",
+                    "requestBody": {
+                        "content": {
+                            "application/json": {
+                                "schema": {"type": "object", "properties": {"link": free}}
+                            }
+                        }
+                    },
+                    "responses": {"204": {"description": "Removed."}},
+                }
+            }
+        },
+        "components": {
+            "schemas": {
+                "Wrapped": {"type": "object", "properties": {"response": typed, "client": typed}},
+                "Client.Deleted": {
+                    "type": "object",
+                    "properties": {"response": typed, "client": free},
+                },
+                "AddLink": {"type": "object", "properties": {"link": typed}},
+                "Page": {"type": "object", "properties": {"data": typed}},
+                "Listing": {"type": "object", "properties": {"data": free}},
+            }
+        },
+    }
+    generated = """
+from typing import Any
+from pydantic import BaseModel
+
+
+class ClientDeleted(BaseModel):
+    response: Wrapped | None = None
+    client: dict[str, Any] | None = None
+
+
+class RemoveLinkRequestBody(BaseModel):
+    link: dict[str, Any] | None = None
+
+
+class ListingData(BaseModel):
+    data: dict[str, Any] | None = None
+
+
+class AddLink(BaseModel):
+    link: dict[str, Any] | None = None
+"""
+    judged = corpus.judge_models([generated], document)
+    # The class a component or an inline body is named after is judged by that schema; a
+    # lifted class matched by its fields' names alone counts only when no candidate is
+    # free-form there. AddLink.link did lose its properties.
+    assert judged.examples == ["AddLink.link"]
+    assert judged.untyped_with_properties == 1
+
+
+def test_the_body_of_an_operation_without_operation_id_is_judged_too(
+    corpus: ModuleType, tmp_path: Path
+) -> None:
+    spec = tmp_path / "openapi.json"
+    body = {"properties": {"id": {"type": "string"}}}
+    created = {"description": "Created.", "content": {"application/json": {"schema": body}}}
+    spec.write_text(
+        json.dumps(
+            {
+                "openapi": "3.0.3",
+                "info": {"title": "t", "version": "1"},
+                "paths": {"/streams": {"post": {"responses": {"201": created}}}},
+            }
+        )
+    )
+    generated = """
+from typing import Any
+from runtime.contract import ApiResponse
+
+
+class PostStreams201(ApiResponse):
+    body: dict[str, Any]
+"""
+    # codegen names the operation post_streams, and so its classes.
+    judged = corpus.judge_models([generated], corpus._load(spec))
+    assert judged.examples == ["PostStreams201.body"]

@@ -102,8 +102,52 @@ def test_an_incompatible_all_of_override_keeps_the_base_type_with_a_warning(
     ) in stderr
     components = _read(root, "components.py")
     assert "class ConflictError(ClientError):\n    pass\n" in components
+    # The class lifted for the dropped override is not emitted.
+    assert "ConflictErrorContextInfo" not in components
     # A described use of a component is that component, not a class of its own.
     assert "contact: ContactMethod | None = None" in components
+
+
+def test_an_all_of_child_restating_a_base_array_with_other_items_keeps_the_base_type(
+    generated: tuple[Path, str],
+) -> None:
+    root, stderr = generated
+    assert (
+        "warning: #/components/schemas/TaggedCreate/allOf/1/properties/tags: restates the "
+        "array 'tags' of its allOf base with other items (a list's items cannot be narrowed); "
+        "typed as the base's"
+    ) in stderr
+    components = _read(root, "components.py")
+    assert "class TaggedCreate(Tagged):\n    pass\n" in components
+    assert "tags: list[TaggedTag] | None = None" in components
+    assert "TaggedCreateTag" not in components
+
+
+def test_a_body_with_properties_or_items_but_no_type_is_typed(
+    generated: tuple[Path, str],
+) -> None:
+    root, stderr = generated
+    schemas = _read(root, "default/schemas.py")
+    assert "class ZoneGet200Body(BaseModel):" in schemas
+    assert "body: ZoneGet200Body\n" in schemas
+    assert "body: list[ContactMethod]\n" in schemas
+    assert (
+        "warning: #/paths/~1methods/get/responses/200/content/application~1json/schema: `items` "
+        "without `type`: typed as an array (add `type: array`; a value of another type passes "
+        "validation but not the model)"
+    ) in stderr
+
+
+def test_the_openapi_3_0_null_schema_among_options_makes_them_nullable(
+    generated: tuple[Path, str],
+) -> None:
+    root, stderr = generated
+    assert "validation: Firewall | None = None" in _read(root, "components.py")
+    assert (
+        "warning: #/components/schemas/Signer/properties/validation/anyOf/1: an object that "
+        "holds nothing, or null, read as null: typed `| None` (`{}` passes validation but not "
+        "the model)"
+    ) in stderr
 
 
 def test_component_fields_are_snake_case_with_the_wire_name_as_alias(
@@ -233,3 +277,39 @@ def test_a_reason_outlives_its_exemption_never() -> None:
     unpruned = '# ruff: noqa: E501, S105\n# S105: credentials.\n"""Doc."""\n'
     assert _drop_stale_reasons(unpruned) == unpruned
     assert _drop_stale_reasons('# S105: orphan.\n"""Doc."""\n') == '"""Doc."""\n'
+
+
+def test_compositions_inside_a_lifted_property_are_lifted_too() -> None:
+    def shape(name: str) -> dict[str, object]:
+        return {"type": "object", "properties": {name: {"type": "string"}}}
+
+    document = {
+        "openapi": "3.0.3",
+        "paths": {},
+        "components": {
+            "schemas": {
+                "Holder": {
+                    "type": "object",
+                    "properties": {
+                        "outer": {
+                            "type": "object",
+                            "properties": {
+                                "choice": {"oneOf": [shape("a"), shape("b")]},
+                                "merged": {"allOf": [shape("c"), shape("d")]},
+                                "maybe": {"anyOf": [shape("e"), {"type": "string"}]},
+                            },
+                        }
+                    },
+                }
+            }
+        },
+    }
+    schemas = typemodel.build(document).document["components"]["schemas"]
+    outer = schemas["HolderOuter"]["properties"]
+    ref = "#/components/schemas/"
+    assert outer["choice"] == {
+        "oneOf": [{"$ref": f"{ref}HolderOuterChoiceA"}, {"$ref": f"{ref}HolderOuterChoiceB"}]
+    }
+    assert outer["merged"] == {"$ref": f"{ref}HolderOuterMerged"}
+    assert outer["maybe"]["anyOf"][0] == {"$ref": f"{ref}HolderOuterMaybeE"}
+    assert schemas["HolderOuterMerged"]["allOf"] == [shape("c"), shape("d")]
