@@ -309,7 +309,9 @@ def test_each_answer_at_the_deadline_is_logged_with_the_deadline(
     with pytest.raises(CommitOutcomeUnknown):
         _run(DeadlineMiddleware(committing, default_s=0.05, commit_grace_s=0.05))
     lines = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
-    assert [(line["event"], line["level"], line["deadline_s"]) for line in lines] == [
-        ("deadline_exceeded", "warning", 0.05),
-        ("commit_outcome_unknown", "error", 0.05),
+    assert [
+        (line["event"], line["level"], line["deadline_s"], line["operation"]) for line in lines
+    ] == [
+        ("deadline_exceeded", "warning", 0.05, "slow"),
+        ("commit_outcome_unknown", "error", 0.05, "slow"),
     ]
