@@ -467,7 +467,7 @@ def main() -> int:
         examples = outcome.fields.examples if outcome.fields else []
         lost = f" (untyped e.g. {', '.join(examples)})" if examples else ""
         if outcome.fields and outcome.fields.numbered_in_spec:
-            lost += f" ({outcome.fields.numbered_in_spec} numbered names are the spec's own)"
+            lost += f" (numbered by the spec itself: {outcome.fields.numbered_in_spec})"
         print(f"| {spec.stem} | {_cells(outcome)} | {other} | {summary}{lost} |", flush=True)
     failed = [o.document for o in outcomes if not o.passed]
     generated = sum(o.result == "generated" for o in outcomes)
