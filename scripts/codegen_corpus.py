@@ -252,6 +252,7 @@ def judge_models(sources: list[str], data: Mapping[str, Any]) -> Fields:
     schemas = components.get("schemas") if isinstance(components, dict) else None
     # WHY: a generator may only drop the characters a class name cannot hold
     # (`Client.Session-2` → `ClientSession2`); the digits are then the spec's, not ours.
+    # Not prepare.class_names: it numbers its own clashes, which must still count.
     chosen = frozenset(re.sub(r"[^0-9A-Za-z_]", "", str(n)) for n in schemas or {})
     for name, members in classes.items():
         if numbered(name, names, chosen):
