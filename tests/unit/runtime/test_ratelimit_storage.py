@@ -190,6 +190,7 @@ def test_counts_live_in_redis_per_policy_operation_and_caller(clean_redis: str) 
     assert not any("login#0" in key for key in keys)
 
 
+@pytest.mark.usefixtures("mid_window_clock")
 def test_memory_counts_survive_between_requests_of_one_middleware() -> None:
     app = limiter(None)
     replies = run(app, *[("list_projects", "10.1.2.3")] * 4)
