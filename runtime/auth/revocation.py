@@ -142,7 +142,11 @@ class Denylist:
         if self.client is None:
             return
         try:
-            self.client.set(key, value, exat=max(until, int(time.time()) + 1))
+            # WHY milliseconds: ``int(time.time()) + 1`` as a whole-second expiry left a past
+            # horizon's key anywhere from a second down to nothing (at a second's very end it
+            # was gone before the next command); a full second from now is what is meant.
+            expires_ms = max(until * 1000, int(time.time() * 1000) + 1000)
+            self.client.set(key, value, pxat=expires_ms)
         except redis.exceptions.RedisError:
             # WHY: the database has the revocation; without the marker every check asks it
             # until the next reload. Then the request fails (503), so nothing is acknowledged

@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import cast
 
 import connexion.context
 import pytest
@@ -159,6 +160,32 @@ def test_what_is_remembered_is_refused_from_the_cache_until_its_horizon(
     denylist.remember_token("gone", until=0)
     assert 0 < client.pttl(f"{Denylist.PREFIX}jti:gone") <= 1000
     assert store.asked == 0
+
+
+class RecordingRedis:
+    """Records each ``SET`` with its options, so an expiry is read without a running clock."""
+
+    def __init__(self) -> None:
+        self.sets: list[tuple[str, str, dict[str, object]]] = []
+
+    def set(self, key: str, value: str, **options: object) -> bool:
+        self.sets.append((key, value, options))
+        return True
+
+
+def test_a_past_horizon_keeps_its_key_a_full_second_even_at_a_seconds_very_end(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # WHY this instant: a whole-second expiry (the next second) would leave 0.1 ms here.
+    monkeypatch.setattr(time, "time", lambda: 1_800_000_000.9999)
+    client = RecordingRedis()
+    denylist = Denylist(cast(redis.Redis, client), lambda: store, access_token_ttl_s=TTL_S)
+    denylist.remember_token("gone", until=0)
+    denylist.remember_token("live", until=1_800_000_900)
+    assert client.sets == [
+        (f"{Denylist.PREFIX}jti:gone", "1", {"pxat": 1_800_000_001_999}),
+        (f"{Denylist.PREFIX}jti:live", "1", {"pxat": 1_800_000_900_000}),
+    ]
 
 
 def test_with_redis_down_the_database_answers(store: Store) -> None:
