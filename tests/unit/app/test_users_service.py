@@ -125,7 +125,12 @@ def test_a_new_password_is_hashed_and_ends_every_login_from_the_next_second(
     assert before <= ada.password_changed_at <= after
     not_before = ada.tokens_not_before
     assert not_before is not None and not_before.microsecond == 0
-    assert before < not_before <= before + timedelta(seconds=1)
+    # The next whole second after the change, which happened between `before` and `after`.
+    # WHY not `before + 1 s`: a change that straddled a second's edge ends logins from the
+    # second after the later one.
+    second = timedelta(seconds=1)
+    assert before.replace(microsecond=0) + second <= not_before
+    assert not_before <= after.replace(microsecond=0) + second
     assert service.denylist.cached == [not_before_entry(ada)]  # type: ignore[attr-defined]
     assert mine.revoked_at is not None and mine.revoked_reason == "password-change"
     assert theirs.revoked_at is None and grace.tokens_not_before is None
