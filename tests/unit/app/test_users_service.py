@@ -54,10 +54,10 @@ def caller(user: User) -> Principal:
 
 def not_before_entry(user: User) -> tuple[str, str, int]:
     """What the cache is told: the user's not-before time, kept until every token issued
-    before it has expired."""
+    before it is refused as expired (its lifetime plus the verifier's 30 s leeway)."""
     assert user.tokens_not_before is not None
     epoch = int(user.tokens_not_before.timestamp())
-    return f"{Denylist.PREFIX}nbf:{user.id}", str(epoch), epoch + 900 + 1
+    return f"{Denylist.PREFIX}nbf:{user.id}", str(epoch), epoch + 900 + 30 + 1
 
 
 def update(service: UsersServiceImpl, user: User, **change: str) -> us.UpdateMe200:
