@@ -99,6 +99,7 @@ def build_extensions(settings: Settings) -> Extensions:
         lambda: RevocationRepo(db.session),
         access_token_ttl_s=settings.access_token_ttl_s,
         refresh_s=settings.revocation_cache_refresh_s,
+        leeway_s=tokens.leeway_s,
     )
     return Extensions(
         settings=settings,

@@ -8,14 +8,14 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 import redis
 
 from runtime.auth.keys import KeyRingSource
 from runtime.auth.security import current_principal
-from runtime.auth.tokens import Principal, TokenService
+from runtime.auth.tokens import LEEWAY_S, Principal, TokenService
 from runtime.errors import Unauthenticated
 from runtime.logging import get_logger
 from runtime.metrics import AUTH_FAILURES
@@ -49,7 +49,11 @@ class Denylist:
     never the only copy: the ``ready`` marker exists only after the cache was loaded from the
     database, so after a flush or a restart the check asks PostgreSQL and reloads the cache,
     and with Redis down it asks PostgreSQL. The marker expires every ``refresh_s``, which
-    bounds how long a cache write lost to a Redis blip can go unnoticed."""
+    bounds how long a cache write lost to a Redis blip can go unnoticed.
+
+    ``leeway_s`` is the verifier's clock leeway (:attr:`TokenService.leeway_s`). WHY: a token
+    is accepted until its ``exp`` plus the leeway, so an entry that ended at ``exp`` let a
+    logged-out token through again for the leeway's length, from a warm cache."""
 
     PREFIX = "revocation:"
     READY = PREFIX + "ready"
@@ -62,11 +66,13 @@ class Denylist:
         *,
         access_token_ttl_s: int,
         refresh_s: int = 300,
+        leeway_s: int = LEEWAY_S,
     ) -> None:
         self.client = client
         self.store = store
         self.access_token_ttl_s = access_token_ttl_s
         self.refresh_s = refresh_s
+        self.leeway_s = leeway_s
 
     def is_revoked(self, principal: Principal) -> bool:
         family = principal.claims.get("sid")
@@ -92,8 +98,9 @@ class Denylist:
         return self._ask_database(principal)
 
     def remember_token(self, token_id: str, *, until: int) -> None:
-        """Cache a logout; the caller has written it to the database in this transaction."""
-        self._cache(self._token(token_id), "1", until)
+        """Cache a logout until the token ``until`` (its ``exp``) is refused as expired; the
+        caller has written it to the database in this transaction."""
+        self._cache(self._token(token_id), "1", until + self.leeway_s)
 
     def remember_family(self, family_id: str, *, revoked_at: datetime) -> None:
         self._cache(self._family(family_id), "1", self._horizon(revoked_at))
@@ -110,11 +117,13 @@ class Denylist:
         try:
             if not self.client.set(self.RELOADING, "1", nx=True, ex=30):
                 return False
-            now = datetime.now(UTC)
+            # WHY the leeway earlier: a token expired less than the leeway ago is still
+            # accepted, so its logout and its login's revocation still matter.
+            now = datetime.now(UTC) - timedelta(seconds=self.leeway_s)
             recent = self.store().recent(now=now, access_token_ttl_s=self.access_token_ttl_s)
             pipe = self.client.pipeline(transaction=False)
             for token_id, expires_at in recent.tokens:
-                pipe.set(self._token(token_id), "1", exat=_epoch(expires_at) + 1)
+                pipe.set(self._token(token_id), "1", exat=_epoch(expires_at) + self.leeway_s + 1)
             for family_id, revoked_at in recent.families:
                 pipe.set(self._family(family_id), "1", exat=self._horizon(revoked_at))
             for user_id, not_before in recent.users:
@@ -142,7 +151,11 @@ class Denylist:
         if self.client is None:
             return
         try:
-            self.client.set(key, value, exat=max(until, int(time.time()) + 1))
+            # WHY milliseconds: ``int(time.time()) + 1`` as a whole-second expiry left a past
+            # horizon's key anywhere from a second down to nothing (at a second's very end it
+            # was gone before the next command); a full second from now is what is meant.
+            expires_ms = max(until * 1000, int(time.time() * 1000) + 1000)
+            self.client.set(key, value, pxat=expires_ms)
         except redis.exceptions.RedisError:
             # WHY: the database has the revocation; without the marker every check asks it
             # until the next reload. Then the request fails (503), so nothing is acknowledged
@@ -152,8 +165,8 @@ class Denylist:
             raise
 
     def _horizon(self, moment: datetime) -> int:
-        """When every token issued up to ``moment`` has expired."""
-        return _epoch(moment) + self.access_token_ttl_s + 1
+        """When every token issued up to ``moment`` is refused as expired."""
+        return _epoch(moment) + self.access_token_ttl_s + self.leeway_s + 1
 
     def _token(self, token_id: str) -> str:
         return f"{self.PREFIX}jti:{token_id}"

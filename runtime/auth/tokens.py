@@ -30,6 +30,8 @@ ACCESS_TOKEN_TYPES = frozenset({"at+jwt", "application/at+jwt"})
 # WHY: our tokens are a few hundred bytes; a cap stops a megabyte header from being decoded
 # and parsed on every request before the signature is even looked at.
 MAX_TOKEN_LENGTH = 8192
+# The verifier's clock leeway on `exp` and `nbf`: a token is accepted until `exp` plus this.
+LEEWAY_S = 30
 # WHY: a token must never choose its own verification key (RFC 8725 §3.10); every other
 # unexpected header is refused too, since only our own issuer's tokens are verified here.
 KEY_CARRYING_HEADERS = frozenset({"jwk", "jku", "x5u", "x5c", "x5t", "x5t#S256"})
@@ -80,7 +82,7 @@ class TokenService:
         issuer: str,
         audience: str,
         access_token_ttl_s: int = 900,
-        leeway_s: int = 30,
+        leeway_s: int = LEEWAY_S,
         cache_size: int = 1024,
     ) -> None:
         if access_token_ttl_s <= 0 or leeway_s < 0:

@@ -13,7 +13,8 @@ import httpx
 
 from tests.server import production_env, running_server
 
-CONNECTIONS = 20
+# WHY 60: with 20 and at least 3 on each worker, a fair hash still failed 4 runs in 10,000.
+CONNECTIONS = 60
 
 
 def connections_per_worker(port: int) -> Counter[int]:
@@ -57,6 +58,7 @@ def test_keep_alive_connections_spread_across_the_workers(
                 client.close()
     print(f"connections per worker {sorted(spread.values())}")
     assert sum(spread.values()) == CONNECTIONS
-    # WHY: the kernel hashes each connection to a worker's socket; 3 of 20 or fewer on one of
-    # two workers has a probability of 2e-4. (One shared socket: 2/18 measured.)
-    assert len(spread) == 2 and min(spread.values()) >= 3, spread
+    # WHY: the kernel hashes each connection to a worker's socket; fewer than 10 of 60 on one
+    # of two workers has a probability of 3e-8. (One shared socket: 2/18 measured, which
+    # this bound, a sixth, still refuses.)
+    assert len(spread) == 2 and min(spread.values()) >= 10, spread

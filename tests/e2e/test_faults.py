@@ -377,7 +377,12 @@ def test_a_worker_killed_under_load(
     # WHY: only the requests in flight on the killed worker can fail, one per client at most.
     assert len(failed) <= load.clients, failed
     assert all(o.started < fault_start + 1 for o in failed), failed
-    assert len(_worker_pids(server)) == 2
+    # WHY poll: the replacement boots the app, which a loaded machine may not finish within
+    # the load's run; what matters is that the arbiter brings the second worker back.
+    respawned = time.monotonic() + 60
+    while len(_worker_pids(server)) != 2:
+        assert time.monotonic() < respawned, _worker_pids(server)
+        time.sleep(0.2)
 
 
 def test_sigterm_under_load_fails_no_request(

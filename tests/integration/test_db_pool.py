@@ -37,8 +37,16 @@ def test_a_connection_the_server_closed_is_replaced_at_checkout(engine: Engine, 
     admin = create_engine(url, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
         connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": first})
+        # WHY wait for the backend to leave pg_stat_activity rather than a fixed pause: the
+        # server's goodbye reaches the pooled socket asynchronously, and a terminated backend
+        # sends its FATAL message before its exit clears its entry, so from then on the
+        # pooled socket has it to read, however slowly a loaded machine got there.
+        gone = time.monotonic() + 30
+        alive = text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid")
+        while connection.execute(alive, {"pid": first}).scalar_one():
+            assert time.monotonic() < gone, "the terminated backend never exited"
+            time.sleep(0.01)
     admin.dispose()
-    time.sleep(0.2)  # WHY: the server's goodbye reaches the pooled socket asynchronously.
 
     assert _backend_pid(engine) != first
 

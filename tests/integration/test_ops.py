@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 import sys
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -17,6 +16,7 @@ from starlette.testclient import TestClient
 
 from app import create_app
 from app.config import ROOT
+from runtime.errors import TYPE_BASE
 from runtime.testing import AppClients, app_client
 from tests.integration.conftest import make_settings, token_service
 
@@ -60,13 +60,13 @@ def test_database_down_is_a_fast_503_with_retry_after_and_no_internals(
     tokens = token_service(make_settings(jwt_keys_file=key_ring_file))
     token = tokens.issue_access_token(str(uuid.uuid4()), ["projects"]).token
     with serve(database_url=CLOSED_PORT_PG, db_connect_timeout_s=1) as client:
-        started = time.monotonic()
         response = client.get(f"{API}/projects", headers={"Authorization": f"Bearer {token}"})
-        waited = time.monotonic() - started
         assert response.status_code == 503
-        # "Fast": bounded by the 1 s connect timeout (with a generous margin for a loaded
-        # machine), not by the operating system's TCP timeout of minutes.
-        assert waited < 15, f"the 503 took {waited:.1f} s"
+        # "Fast": the connection's failure answered, not the request's deadline, which is all
+        # a wait on the operating system's TCP timeout of minutes could end in.
+        # WHY not a stopwatch: on a loaded machine any bound is either loose or flaky.
+        assert response.json()["type"] == TYPE_BASE + "service-unavailable"
+        assert response.json()["detail"] == "A dependency is unavailable; retry later."
         assert response.headers["retry-after"].isdigit()
         assert int(response.headers["retry-after"]) >= 1
         assert response.headers["content-type"] == "application/problem+json"

@@ -96,8 +96,11 @@ def app_settings(clean_postgres: str, own_redis: OwnRedis, key_ring_file: Path) 
         redis_url=own_redis.url,
         jwt_keys_file=key_ring_file,
         redis_retries=0,
-        redis_socket_timeout_s=0.2,
-        redis_connect_timeout_s=0.2,
+        # WHY not short: a stopped server refuses at once, so no test here waits on a timeout;
+        # a 0.2 s one fired when a loaded machine kept redis-server from answering, and the
+        # check's fallback and reconnect put commands into the counted command statistics.
+        redis_socket_timeout_s=5,
+        redis_connect_timeout_s=5,
         # WHY: the default per-caller limit counts in the same Redis; these tests count the
         # revocation check's own commands, so the limiter stays out of them.
         rate_limits=False,

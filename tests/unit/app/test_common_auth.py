@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import cast
 
 import connexion.context
 import pytest
@@ -24,6 +25,8 @@ from runtime.errors import Forbidden, Unauthenticated
 from tests.unit.app.fakes import FakeRefreshTokenRepo, FakeRevocationRepo, FakeUserRepo
 
 TTL_S = 900
+# The verifier's clock leeway (TokenService's default, and so the denylist's).
+LEEWAY_S = 30
 
 
 class Store(FakeRevocationRepo):
@@ -100,7 +103,7 @@ def test_a_cold_cache_asks_the_database_once_then_answers_from_redis(
     assert 0 < client.ttl(Denylist.READY) <= 60
     assert client.exists(Denylist.RELOADING) == 0
     expires = client.ttl(f"{Denylist.PREFIX}jti:{revoked.token_id}")
-    assert 0 < expires <= 61
+    assert 60 < expires <= 60 + LEEWAY_S + 1
     # From now on Redis answers alone, even what the database would no longer say.
     store.tokens.clear()
     assert denylist.is_revoked(revoked)
@@ -120,7 +123,7 @@ def test_the_reload_caches_recent_logins_and_not_before_times(
     assert denylist.reload()
     assert store.asked == 0
     assert int(client.get(f"{Denylist.PREFIX}nbf:{user.id}") or 0) == int(not_before.timestamp())
-    horizon = int(not_before.timestamp()) + TTL_S + 1
+    horizon = int(not_before.timestamp()) + TTL_S + LEEWAY_S + 1
     assert client.expiretime(f"{Denylist.PREFIX}nbf:{user.id}") == horizon
     assert denylist.is_revoked(token(sid=str(family.id)))
     earlier = int(not_before.timestamp()) - 1
@@ -152,13 +155,60 @@ def test_what_is_remembered_is_refused_from_the_cache_until_its_horizon(
     denylist.remember_user(str(user), not_before=now.replace(tzinfo=None))
     assert denylist.is_revoked(logged_out) and denylist.is_revoked(of_login)
     assert denylist.is_revoked(token(subject=user, iat=int(now.timestamp()) - 1))
-    horizon = int(now.timestamp()) + TTL_S + 1
+    horizon = int(now.timestamp()) + TTL_S + LEEWAY_S + 1
     assert client.expiretime(f"{Denylist.PREFIX}sid:{of_login.claims['sid']}") == horizon
     assert client.expiretime(f"{Denylist.PREFIX}nbf:{user}") == horizon
     # An expiry already past still leaves the key for a second.
     denylist.remember_token("gone", until=0)
     assert 0 < client.pttl(f"{Denylist.PREFIX}jti:gone") <= 1000
     assert store.asked == 0
+
+
+def test_a_logout_is_cached_until_the_verifier_refuses_the_token_not_just_its_exp(
+    store: Store, client: redis.Redis, tmp_path: Path
+) -> None:
+    KeyRing.generate(tmp_path / "ring.json")
+    keys = KeyRingSource(tmp_path / "ring.json", check_interval_s=0)
+    tokens = TokenService(keys, issuer="https://i.test", audience="api", access_token_ttl_s=TTL_S)
+    assert Denylist(None, lambda: store, access_token_ttl_s=TTL_S).leeway_s == tokens.leeway_s
+    denylist = Denylist(client, lambda: store, access_token_ttl_s=TTL_S, leeway_s=tokens.leeway_s)
+    assert denylist.reload()
+    # Its exp passed 10 s ago, and the verifier still accepts it (within the leeway).
+    issued = tokens.issue_access_token(
+        str(uuid.uuid4()), ["projects"], now=int(time.time()) - TTL_S - 10
+    )
+    caller = tokens.verify_access_token(issued.token)
+    denylist.remember_token(caller.token_id, until=caller.expires_at)
+    key = f"{Denylist.PREFIX}jti:{caller.token_id}"
+    assert client.expiretime(key) == caller.expires_at + tokens.leeway_s
+    assert denylist.is_revoked(caller)
+    assert store.asked == 0
+
+
+class RecordingRedis:
+    """Records each ``SET`` with its options, so an expiry is read without a running clock."""
+
+    def __init__(self) -> None:
+        self.sets: list[tuple[str, str, dict[str, object]]] = []
+
+    def set(self, key: str, value: str, **options: object) -> bool:
+        self.sets.append((key, value, options))
+        return True
+
+
+def test_a_past_horizon_keeps_its_key_a_full_second_even_at_a_seconds_very_end(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # WHY this instant: a whole-second expiry (the next second) would leave 0.1 ms here.
+    monkeypatch.setattr(time, "time", lambda: 1_800_000_000.9999)
+    client = RecordingRedis()
+    denylist = Denylist(cast(redis.Redis, client), lambda: store, access_token_ttl_s=TTL_S)
+    denylist.remember_token("gone", until=0)
+    denylist.remember_token("live", until=1_800_000_900)
+    assert client.sets == [
+        (f"{Denylist.PREFIX}jti:gone", "1", {"pxat": 1_800_000_001_999}),
+        (f"{Denylist.PREFIX}jti:live", "1", {"pxat": 1_800_000_930_000}),
+    ]
 
 
 def test_with_redis_down_the_database_answers(store: Store) -> None:

@@ -54,10 +54,10 @@ def caller(user: User) -> Principal:
 
 def not_before_entry(user: User) -> tuple[str, str, int]:
     """What the cache is told: the user's not-before time, kept until every token issued
-    before it has expired."""
+    before it is refused as expired (its lifetime plus the verifier's 30 s leeway)."""
     assert user.tokens_not_before is not None
     epoch = int(user.tokens_not_before.timestamp())
-    return f"{Denylist.PREFIX}nbf:{user.id}", str(epoch), epoch + 900 + 1
+    return f"{Denylist.PREFIX}nbf:{user.id}", str(epoch), epoch + 900 + 30 + 1
 
 
 def update(service: UsersServiceImpl, user: User, **change: str) -> us.UpdateMe200:
@@ -125,7 +125,12 @@ def test_a_new_password_is_hashed_and_ends_every_login_from_the_next_second(
     assert before <= ada.password_changed_at <= after
     not_before = ada.tokens_not_before
     assert not_before is not None and not_before.microsecond == 0
-    assert before < not_before <= before + timedelta(seconds=1)
+    # The next whole second after the change, which happened between `before` and `after`.
+    # WHY not `before + 1 s`: a change that straddled a second's edge ends logins from the
+    # second after the later one.
+    second = timedelta(seconds=1)
+    assert before.replace(microsecond=0) + second <= not_before
+    assert not_before <= after.replace(microsecond=0) + second
     assert service.denylist.cached == [not_before_entry(ada)]  # type: ignore[attr-defined]
     assert mine.revoked_at is not None and mine.revoked_reason == "password-change"
     assert theirs.revoked_at is None and grace.tokens_not_before is None

@@ -6,6 +6,8 @@ import asyncio
 import json
 import threading
 import time
+import types
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -56,6 +58,27 @@ def test_bounded_sets_the_current_deadline_for_a_block_only() -> None:
     assert current() is None
 
 
+@pytest.fixture
+def still_deadline_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The deadline's own clock stands still; the watchdog still waits in real time.
+
+    WHY: a handler's first step runs before the watchdog's timer can fire, but on a loaded
+    machine a stall of a few tens of milliseconds between creating the deadline and the
+    handler's ``begin_commit`` made that call see the deadline as passed and refuse, so the
+    test saw the wrong 503. With the clock still, only the watchdog's ``expire`` decides."""
+    import runtime.deadline
+
+    monkeypatch.setattr(runtime.deadline, "time", types.SimpleNamespace(monotonic=lambda: 1000.0))
+
+
+async def _eventually(condition: Callable[[], bool], timeout_s: float = 10.0) -> None:
+    """Yield to the loop until ``condition()`` holds; fail after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "the condition never held"
+        await asyncio.sleep(0.001)
+
+
 def _scope(operation_id: str) -> dict[str, Any]:
     return {
         "type": "http",
@@ -98,6 +121,7 @@ def test_the_middleware_answers_at_the_operations_deadline_whatever_the_handler_
     assert app.seconds_for(None) == 30
 
 
+@pytest.mark.usefixtures("still_deadline_clock")
 def test_a_commit_in_flight_at_the_deadline_gets_its_grace_then_an_honest_unknown() -> None:
     async def committing(scope: Scope, receive: Receive, send: Send) -> None:
         deadline = current()
@@ -110,6 +134,7 @@ def test_a_commit_in_flight_at_the_deadline_gets_its_grace_then_an_honest_unknow
         _run(app)
 
 
+@pytest.mark.usefixtures("still_deadline_clock")
 def test_a_commit_that_finishes_within_its_grace_is_answered_normally() -> None:
     async def committing(scope: Scope, receive: Receive, send: Send) -> None:
         deadline = current()
@@ -120,7 +145,9 @@ def test_a_commit_that_finishes_within_its_grace_is_answered_normally() -> None:
         await send({"type": "http.response.start", "status": 201, "headers": []})
         await send({"type": "http.response.body", "body": b"{}"})
 
-    sent, _ = _run(DeadlineMiddleware(committing, default_s=0.1, commit_grace_s=1))
+    # WHY a grace far longer than the commit: the watchdog returns as soon as the handler is
+    # done, so a long grace costs nothing and a stalled sleep cannot outlast it.
+    sent, _ = _run(DeadlineMiddleware(committing, default_s=0.1, commit_grace_s=10))
     assert sent[0]["status"] == 201
 
 
@@ -158,14 +185,25 @@ def test_a_request_that_gave_up_keeps_its_slot_while_its_thread_is_blocked() -> 
     threads = HandlerThreads(1, backlog=0)
     release = threading.Event()
 
+    running = threading.Event()
+
+    def block() -> bool:
+        running.set()
+        return release.wait(60)
+
     async def main() -> None:
-        blocked = asyncio.ensure_future(threads.run(lambda: release.wait(5)))
-        await asyncio.sleep(0.05)
+        blocked = asyncio.ensure_future(threads.run(block))
+        # WHY wait for the thread to be inside the call: cancelled before a thread took it,
+        # the call is skipped and its slot freed, which is another behaviour.
+        await _eventually(running.is_set)
         blocked.cancel()
         with pytest.raises(Overloaded):
             await threads.run(lambda: "refused")
+        assert threads.busy == 1
         release.set()
-        await asyncio.sleep(0.05)
+        # WHY poll rather than sleep: the slot comes back when the thread has woken and
+        # returned, which a loaded machine may take longer than any fixed pause to do.
+        await _eventually(lambda: threads.busy == 0)
         assert await threads.run(lambda: "after") == "after"
 
     asyncio.run(main())
@@ -290,6 +328,7 @@ def test_a_response_already_started_is_never_cut_off_by_the_deadline() -> None:
     ]
 
 
+@pytest.mark.usefixtures("still_deadline_clock")
 def test_each_answer_at_the_deadline_is_logged_with_the_deadline(
     capsys: pytest.CaptureFixture[str],
 ) -> None:

@@ -4,6 +4,7 @@ import asyncio
 import contextlib
 import contextvars
 import os
+import signal
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -198,6 +199,14 @@ def test_a_forked_child_starts_its_own_threads() -> None:
         finally:
             os._exit(0)
     os.close(write)
-    os.waitpid(pid, 0)
+    # WHY a deadline: a child stuck on a lock another thread held at the fork would otherwise
+    # hang the whole run instead of failing this test.
+    deadline = time.monotonic() + 30
+    while os.waitpid(pid, os.WNOHANG) == (0, 0):
+        if time.monotonic() > deadline:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            pytest.fail("the forked child never finished")
+        time.sleep(0.01)
     assert os.read(read, 100) == b"wsgi-0"
     threads.close()
