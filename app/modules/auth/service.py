@@ -147,7 +147,7 @@ class AuthServiceImpl:
         scopes = SCOPES_BY_ROLE.get(user.role, ())
         # WHY: `sid` names the login, so revoking it (reuse, logout) ends its access tokens too.
         access = self.authenticator.tokens.issue_access_token(
-            str(user.id), scopes, extra={"sid": str(family_id)}
+            str(user.id), scopes, extra={"sid": str(family_id)}, now=_issued_at(user)
         )
         refresh = secrets.token_urlsafe(32)
         self.refresh_tokens.add_token(family_id=family_id, token_hash=hash_refresh_token(refresh))  # type: ignore[arg-type]
@@ -161,6 +161,23 @@ class AuthServiceImpl:
                 "scope": " ".join(scopes),
             }
         )
+
+
+def _issued_at(user: User) -> int:
+    """Now, or the user's not-before second if that is still ahead.
+
+    WHY: ending every login refuses tokens issued before the next whole second (``iat`` has
+    whole seconds), so a login in the change's own second would get a token refused for its
+    whole life. This login read the changed row (the new password, the new not-before), so its
+    token may start at the not-before second instead: less than a second ahead, well within
+    the verifier's leeway for ``nbf``. A login the change ended cannot be refreshed."""
+    now = int(time.time())
+    not_before = user.tokens_not_before
+    if not_before is None:
+        return now
+    # WHY: SQLite gives back naive datetimes, in UTC as they were stored.
+    aware = not_before if not_before.tzinfo else not_before.replace(tzinfo=UTC)
+    return max(now, int(aware.timestamp()))
 
 
 def get_service() -> AuthServiceImpl:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import time
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -433,3 +435,57 @@ def test_a_role_this_release_does_not_know_gets_no_scope_rather_than_an_error(
     pair = login(auth)
     assert pair.scope == ""
     assert principal(auth, pair).scopes == frozenset()
+
+
+def test_a_login_in_the_second_that_ended_every_login_gets_a_token_that_is_accepted(
+    auth: AuthServiceImpl,
+) -> None:
+    register(auth)
+    (user,) = auth.users.rows.values()  # type: ignore[attr-defined]
+    # What a password change does: tokens issued before the next whole second are refused.
+    not_before = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=1)
+    user.tokens_not_before = not_before
+    who = principal(auth, login(auth))
+    assert who.claims["iat"] == who.claims["nbf"] == int(not_before.timestamp())
+    assert who.expires_at == int(not_before.timestamp()) + ACCESS_TTL_S
+    assert not auth.authenticator.denylist.is_revoked(who)
+    # The control: a token of the second before is still refused.
+    earlier = auth.authenticator.tokens.issue_access_token(
+        str(user.id), ["projects"], now=int(not_before.timestamp()) - 1
+    )
+    assert auth.authenticator.denylist.is_revoked(
+        auth.authenticator.tokens.verify_access_token(earlier.token)
+    )
+
+
+def test_a_not_before_time_already_past_leaves_the_token_issued_now_and_naive_ones_are_utc(
+    auth: AuthServiceImpl, local_zone: None
+) -> None:
+    register(auth)
+    (user,) = auth.users.rows.values()  # type: ignore[attr-defined]
+    # WHY naive: SQLite gives the column back without its time zone.
+    user.tokens_not_before = datetime.now(UTC).replace(tzinfo=None) - timedelta(hours=1)
+    before = int(time.time())
+    who = principal(auth, login(auth))
+    assert before <= who.claims["iat"] <= int(time.time())
+    ahead = datetime.now(UTC).replace(microsecond=0, tzinfo=None) + timedelta(seconds=1)
+    user.tokens_not_before = ahead
+    assert principal(auth, login(auth)).claims["iat"] == int(ahead.replace(tzinfo=UTC).timestamp())
+
+
+@pytest.fixture
+def local_zone() -> Iterator[None]:
+    """The process's local time zone is five hours behind UTC for the test.
+
+    WHY: on a machine in UTC, a naive time read as local time and as UTC agree."""
+    former = os.environ.get("TZ")
+    os.environ["TZ"] = "America/New_York"
+    time.tzset()
+    try:
+        yield
+    finally:
+        if former is None:
+            del os.environ["TZ"]
+        else:
+            os.environ["TZ"] = former
+        time.tzset()
