@@ -106,8 +106,13 @@ class AuthServiceImpl:
             raise InvalidGrant("The refresh token is not valid.")
         if not self.refresh_tokens.claim(token.id):
             used_at = self.refresh_tokens.used_at(token.id)
-            if used_at is not None and (utcnow() - as_utc(used_at)).total_seconds() <= (
-                self.refresh_reuse_grace_s
+            # WHY `grace > 0`: used_at is another instance's clock (the one that won), so the
+            # time since can be zero or negative; without a grace that is a reuse like any
+            # other, not a race lost a moment ago.
+            if (
+                self.refresh_reuse_grace_s > 0
+                and used_at is not None
+                and (utcnow() - as_utc(used_at)).total_seconds() <= self.refresh_reuse_grace_s
             ):
                 # WHY: a concurrent refresh of the same client (another tab) lost the race; the
                 # winner's new pair stays valid, and this caller gets nothing either way.

@@ -254,6 +254,21 @@ def test_a_reused_refresh_token_ends_the_whole_login(auth: AuthServiceImpl) -> N
     invalid_grant(lambda: refresh(auth, second.refresh_token), WRONG_REFRESH)
 
 
+def test_without_a_grace_a_reuse_ends_the_login_even_if_its_first_use_looks_later(
+    auth: AuthServiceImpl,
+) -> None:
+    assert auth.refresh_reuse_grace_s == 0
+    register(auth)
+    first = login(auth)
+    refresh(auth, first.refresh_token)
+    token, family = auth.refresh_tokens.find(hash_refresh_token(first.refresh_token))  # type: ignore[misc]
+    # WHY: the first use was stamped by another instance whose clock is a little ahead (or
+    # this one's clock stepped back): its used_at is after this instance's now.
+    token.used_at += timedelta(seconds=1)
+    invalid_grant(lambda: refresh(auth, first.refresh_token), WRONG_REFRESH)
+    assert family.revoked_at is not None and family.revoked_reason == "reuse"
+
+
 def test_a_reuse_within_the_grace_is_refused_and_a_later_one_ends_the_login(
     auth: AuthServiceImpl,
 ) -> None:
