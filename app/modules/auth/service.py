@@ -161,7 +161,16 @@ class AuthServiceImpl:
                 "access_token": access.token,
                 # WHY: bandit reads "Bearer" as a password; it is the OAuth token type.
                 "token_type": "Bearer",  # nosec B105
-                "expires_in": max(0, access.expires_at - int(time.time())),
+                # WHY at most the ttl: a token that starts at the not-before second (see
+                # _issued_at) expires ttl + 1 whole seconds from now, which is over the
+                # schema's maximum (3600, the longest ttl) and more than it really has left.
+                "expires_in": max(
+                    0,
+                    min(
+                        access.expires_at - int(time.time()),
+                        self.authenticator.tokens.access_token_ttl_s,
+                    ),
+                ),
                 "refresh_token": refresh,
                 "scope": " ".join(scopes),
             }
