@@ -72,7 +72,11 @@ def make_engine(
         connect_args=connect_args,
     )
     if postgres:
-        event.listen(engine, "begin", _bound_transaction)
+        event.listen(
+            engine,
+            "begin",
+            lambda connection: _bound_transaction(connection, statement_timeout_ms),
+        )
         if not pre_ping:
             event.listen(engine, "checkout", _reject_closed_connection)
     instrument_engine(engine)
@@ -144,7 +148,7 @@ def _reject_closed_connection(dbapi_connection: Any, _record: Any, _proxy: Any) 
         raise sqlalchemy.exc.DisconnectionError("The server closed the pooled connection.")
 
 
-def _bound_transaction(connection: Any) -> None:
+def _bound_transaction(connection: Any, statement_timeout_ms: int) -> None:
     """At the start of a request's transaction, its server-side timeouts from the time left."""
     deadline = deadlines.current()
     if deadline is None:
@@ -152,10 +156,14 @@ def _bound_transaction(connection: Any) -> None:
     import psycopg2
 
     left_ms = max(1, int(deadline.remaining() * 1000))
+    # WHY the smaller: SET LOCAL replaces the connection's statement_timeout, so the time left
+    # alone (10 s by default, an x-deadline up to 300 s) let one statement run longer than
+    # DB_STATEMENT_TIMEOUT_MS inside every request. The deadline may only shorten it.
+    statement_ms = min(left_ms, statement_timeout_ms)
     # WHY: SET LOCAL lasts for this transaction only; the pooled connection keeps its
     # defaults for the next request. One round trip for the three settings.
     statement = (
-        f"SET LOCAL statement_timeout = {left_ms}; SET LOCAL lock_timeout = {left_ms}; "
+        f"SET LOCAL statement_timeout = {statement_ms}; SET LOCAL lock_timeout = {left_ms}; "
         f"SET LOCAL idle_in_transaction_session_timeout = {left_ms}"
     )
     try:

@@ -118,8 +118,12 @@ class Denylist:
             if not self.client.set(self.RELOADING, "1", nx=True, ex=30):
                 return False
             # WHY the leeway earlier: a token expired less than the leeway ago is still
-            # accepted, so its logout and its login's revocation still matter.
-            now = datetime.now(UTC) - timedelta(seconds=self.leeway_s)
+            # accepted, so its logout and its login's revocation still matter. WHY a second
+            # more: a token's `iat` may be up to a second after its login's revocation (a
+            # login in the second of a password change starts at the not-before second), so
+            # its exp is up to a second after revoked_at + the token lifetime; `_horizon`
+            # keeps that second, and a reload must not drop what a write would keep.
+            now = datetime.now(UTC) - timedelta(seconds=self.leeway_s + 1)
             recent = self.store().recent(now=now, access_token_ttl_s=self.access_token_ttl_s)
             pipe = self.client.pipeline(transaction=False)
             for token_id, expires_at in recent.tokens:
@@ -165,7 +169,8 @@ class Denylist:
             raise
 
     def _horizon(self, moment: datetime) -> int:
-        """When every token issued up to ``moment`` is refused as expired."""
+        """When every token issued up to ``moment`` is refused as expired; the second more
+        also covers an ``iat`` of the next whole second (see :meth:`reload`)."""
         return _epoch(moment) + self.access_token_ttl_s + self.leeway_s + 1
 
     def _token(self, token_id: str) -> str:

@@ -82,3 +82,25 @@ def test_a_server_gone_between_checkout_and_begin_is_an_operational_error(
         # out as SQLAlchemy's, which the app answers with a 503, not as a bare psycopg2 one.
         with pytest.raises(sqlalchemy.exc.OperationalError):
             connection.begin()
+
+
+def test_a_request_deadline_never_raises_the_configured_statement_timeout() -> None:
+    from runtime.deadline import bounded
+
+    with empty_database("app_pool_timeout") as url:
+        engine = make_engine(url, pool_size=1, max_overflow=0, statement_timeout_ms=200)
+        try:
+            # A deadline far beyond the cap: the statement timeout stays the configured one,
+            # while the lock wait is still bounded by the time left.
+            with bounded(300), engine.begin() as connection:
+                statement = connection.exec_driver_sql("SHOW statement_timeout").scalar_one()
+                lock = connection.exec_driver_sql("SHOW lock_timeout").scalar_one()
+            # A deadline shorter than the cap shortens it.
+            with bounded(0.05), engine.begin() as connection:
+                short = connection.exec_driver_sql("SHOW statement_timeout").scalar_one()
+        finally:
+            engine.dispose()
+
+    assert statement == "200ms"
+    assert lock not in ("0", "200ms")
+    assert short.endswith("ms") and int(short.removesuffix("ms")) <= 50

@@ -106,8 +106,13 @@ class AuthServiceImpl:
             raise InvalidGrant("The refresh token is not valid.")
         if not self.refresh_tokens.claim(token.id):
             used_at = self.refresh_tokens.used_at(token.id)
-            if used_at is not None and (utcnow() - as_utc(used_at)).total_seconds() <= (
-                self.refresh_reuse_grace_s
+            # WHY `grace > 0`: used_at is another instance's clock (the one that won), so the
+            # time since can be zero or negative; without a grace that is a reuse like any
+            # other, not a race lost a moment ago.
+            if (
+                self.refresh_reuse_grace_s > 0
+                and used_at is not None
+                and (utcnow() - as_utc(used_at)).total_seconds() <= self.refresh_reuse_grace_s
             ):
                 # WHY: a concurrent refresh of the same client (another tab) lost the race; the
                 # winner's new pair stays valid, and this caller gets nothing either way.
@@ -156,7 +161,16 @@ class AuthServiceImpl:
                 "access_token": access.token,
                 # WHY: bandit reads "Bearer" as a password; it is the OAuth token type.
                 "token_type": "Bearer",  # nosec B105
-                "expires_in": max(0, access.expires_at - int(time.time())),
+                # WHY at most the ttl: a token that starts at the not-before second (see
+                # _issued_at) expires ttl + 1 whole seconds from now, which is over the
+                # schema's maximum (3600, the longest ttl) and more than it really has left.
+                "expires_in": max(
+                    0,
+                    min(
+                        access.expires_at - int(time.time()),
+                        self.authenticator.tokens.access_token_ttl_s,
+                    ),
+                ),
                 "refresh_token": refresh,
                 "scope": " ".join(scopes),
             }

@@ -254,6 +254,21 @@ def test_a_reused_refresh_token_ends_the_whole_login(auth: AuthServiceImpl) -> N
     invalid_grant(lambda: refresh(auth, second.refresh_token), WRONG_REFRESH)
 
 
+def test_without_a_grace_a_reuse_ends_the_login_even_if_its_first_use_looks_later(
+    auth: AuthServiceImpl,
+) -> None:
+    assert auth.refresh_reuse_grace_s == 0
+    register(auth)
+    first = login(auth)
+    refresh(auth, first.refresh_token)
+    token, family = auth.refresh_tokens.find(hash_refresh_token(first.refresh_token))  # type: ignore[misc]
+    # WHY: the first use was stamped by another instance whose clock is a little ahead (or
+    # this one's clock stepped back): its used_at is after this instance's now.
+    token.used_at += timedelta(seconds=1)
+    invalid_grant(lambda: refresh(auth, first.refresh_token), WRONG_REFRESH)
+    assert family.revoked_at is not None and family.revoked_reason == "reuse"
+
+
 def test_a_reuse_within_the_grace_is_refused_and_a_later_one_ends_the_login(
     auth: AuthServiceImpl,
 ) -> None:
@@ -489,3 +504,20 @@ def local_zone() -> Iterator[None]:
         else:
             os.environ["TZ"] = former
         time.tzset()
+
+
+@pytest.mark.parametrize("ttl_s", [ACCESS_TTL_S, 3600], ids=["default", "longest"])
+def test_a_login_in_the_second_that_ended_every_login_says_the_tokens_own_lifetime(
+    auth: AuthServiceImpl, monkeypatch: pytest.MonkeyPatch, ttl_s: int
+) -> None:
+    auth.authenticator.tokens.access_token_ttl_s = ttl_s
+    register(auth)
+    (user,) = auth.users.rows.values()  # type: ignore[attr-defined]
+    # Half a second into the second of a password change: the token starts at the next one.
+    monkeypatch.setattr(time, "time", lambda: 1_800_000_000.5)
+    user.tokens_not_before = datetime.fromtimestamp(1_800_000_001, UTC)
+    pair = login(auth)
+    assert principal(auth, pair).expires_at == 1_800_000_001 + ttl_s
+    # WHY not ttl + 1: the schema's maximum is the longest lifetime, 3600 (a 500 there), and
+    # the token lives its ttl, so the client is never told to keep it a second too long.
+    assert pair.expires_in == ttl_s

@@ -7,7 +7,7 @@ import contextvars
 import time
 import uuid
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import cast
 
@@ -295,3 +295,54 @@ def test_the_caller_helpers_read_the_subject_and_the_admin_scope() -> None:
     with pytest.raises(Forbidden) as raised:
         require_admin(user)
     assert raised.value.detail == "Only administrators may do this."
+
+
+class RecordingPipelineRedis(RecordingRedis):
+    """Also takes the reload's pipeline, recording its ``SET``s alike."""
+
+    def pipeline(self, transaction: bool = True) -> RecordingPipelineRedis:
+        return self
+
+    def delete(self, *keys: str) -> int:
+        return len(keys)
+
+    def execute(self) -> list[object]:
+        return []
+
+
+def test_the_reload_keeps_a_login_revoked_in_the_second_before_its_tokens_iat(
+    store: Store, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import runtime.auth.revocation as revocation
+
+    # A password change at ...000.3 made ...001 the not-before second; a login at ...000.5
+    # got a token starting there (iat ...001), and its login was revoked at ...000.8 (a second
+    # change, a disable, a logout with another of its tokens).
+    not_before = 1_800_000_001
+    revoked_at = datetime.fromtimestamp(not_before - 0.2, UTC)
+    KeyRing.generate(tmp_path / "ring.json")
+    keys = KeyRingSource(tmp_path / "ring.json", check_interval_s=0)
+    tokens = TokenService(keys, issuer="https://i.test", audience="api", access_token_ttl_s=TTL_S)
+    user = store.users_repo.add(email="ada@example.com", password_hash="x")
+    family = store.refresh_tokens.start_family(user_id=user.id, expires_at=revoked_at)
+    store.refresh_tokens.families[family.id].revoked_at = revoked_at
+    issued = tokens.issue_access_token(
+        str(user.id), ["projects"], extra={"sid": str(family.id)}, now=not_before
+    )
+    # The reload runs 0.1 s after the revocation's last token lifetime and leeway: the
+    # token's exp is 0.2 s later than the revocation's, so the verifier still accepts it.
+    reload_at = revoked_at + timedelta(seconds=TTL_S + LEEWAY_S + 0.1)
+    tokens.verify_access_token(issued.token, now=int(reload_at.timestamp()))
+
+    class Pinned(datetime):
+        @classmethod
+        def now(cls, tz: object = None) -> Pinned:  # type: ignore[override]
+            return cast(Pinned, reload_at)
+
+    monkeypatch.setattr(revocation, "datetime", Pinned)
+    client = RecordingPipelineRedis()
+    denylist = Denylist(cast(redis.Redis, client), lambda: store, access_token_ttl_s=TTL_S)
+    assert denylist.reload()
+    cached = {key: options for key, _value, options in client.sets}
+    login = cached[f"{Denylist.PREFIX}sid:{family.id}"]
+    assert cast(int, login["exat"]) > reload_at.timestamp()
