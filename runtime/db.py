@@ -159,7 +159,8 @@ def _bound_transaction(connection: Any, statement_timeout_ms: int) -> None:
     # WHY the smaller: SET LOCAL replaces the connection's statement_timeout, so the time left
     # alone (10 s by default, an x-deadline up to 300 s) let one statement run longer than
     # DB_STATEMENT_TIMEOUT_MS inside every request. The deadline may only shorten it.
-    statement_ms = min(left_ms, statement_timeout_ms)
+    # (0, PostgreSQL's "no limit", leaves the time left alone in charge.)
+    statement_ms = min(left_ms, statement_timeout_ms) if statement_timeout_ms > 0 else left_ms
     # WHY: SET LOCAL lasts for this transaction only; the pooled connection keeps its
     # defaults for the next request. One round trip for the three settings.
     statement = (

@@ -104,3 +104,21 @@ def test_a_request_deadline_never_raises_the_configured_statement_timeout() -> N
     assert statement == "200ms"
     assert lock not in ("0", "200ms")
     assert short.endswith("ms") and int(short.removesuffix("ms")) <= 50
+
+
+def test_without_a_configured_statement_timeout_the_deadline_still_bounds_statements() -> None:
+    from runtime.deadline import bounded
+
+    with empty_database("app_pool_no_timeout") as url:
+        engine = make_engine(url, pool_size=1, max_overflow=0, statement_timeout_ms=0)
+        try:
+            with bounded(60), engine.begin() as connection:
+                statement = connection.exec_driver_sql("SHOW statement_timeout").scalar_one()
+            with engine.begin() as connection:
+                unbounded = connection.exec_driver_sql("SHOW statement_timeout").scalar_one()
+        finally:
+            engine.dispose()
+
+    # 0 is PostgreSQL's "no limit": outside a request it stays so, inside one the time left.
+    assert unbounded == "0"
+    assert statement.endswith("ms") and 0 < int(statement.removesuffix("ms")) <= 60_000
