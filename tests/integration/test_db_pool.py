@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Iterator
 
@@ -84,41 +85,46 @@ def test_a_server_gone_between_checkout_and_begin_is_an_operational_error(
             connection.begin()
 
 
-def test_a_request_deadline_never_raises_the_configured_statement_timeout() -> None:
+def statement_timeouts(cap_ms: int, *deadlines: float | None) -> list[tuple[str, str]]:
+    """``statement_timeout`` and ``lock_timeout`` inside a transaction under each deadline
+    (None: outside any request), on an engine configured with ``cap_ms``."""
     from runtime.deadline import bounded
 
-    with empty_database("app_pool_timeout") as url:
-        engine = make_engine(url, pool_size=1, max_overflow=0, statement_timeout_ms=200)
+    shown = []
+    with empty_database(f"app_pool_timeout_{cap_ms}") as url:
+        engine = make_engine(url, pool_size=1, max_overflow=0, statement_timeout_ms=cap_ms)
         try:
-            # A deadline far beyond the cap: the statement timeout stays the configured one,
-            # while the lock wait is still bounded by the time left.
-            with bounded(300), engine.begin() as connection:
-                statement = connection.exec_driver_sql("SHOW statement_timeout").scalar_one()
-                lock = connection.exec_driver_sql("SHOW lock_timeout").scalar_one()
-            # A deadline shorter than the cap shortens it.
-            with bounded(0.05), engine.begin() as connection:
-                short = connection.exec_driver_sql("SHOW statement_timeout").scalar_one()
+            for seconds in deadlines:
+                scope = bounded(seconds) if seconds is not None else contextlib.nullcontext()
+                with scope, engine.begin() as connection:
+                    show = connection.exec_driver_sql
+                    shown.append(
+                        (
+                            show("SHOW statement_timeout").scalar_one(),
+                            show("SHOW lock_timeout").scalar_one(),
+                        )
+                    )
         finally:
             engine.dispose()
+    return shown
 
+
+def milliseconds(setting: str) -> int:
+    assert setting.endswith("ms"), setting
+    return int(setting.removesuffix("ms"))
+
+
+def test_a_request_deadline_never_raises_the_configured_statement_timeout() -> None:
+    # A deadline far beyond the cap: the statement timeout stays the configured one, while
+    # the lock wait is still bounded by the time left. A shorter deadline shortens it.
+    (statement, lock), (short, _) = statement_timeouts(200, 300, 0.05)
     assert statement == "200ms"
     assert lock not in ("0", "200ms")
-    assert short.endswith("ms") and int(short.removesuffix("ms")) <= 50
+    assert milliseconds(short) <= 50
 
 
 def test_without_a_configured_statement_timeout_the_deadline_still_bounds_statements() -> None:
-    from runtime.deadline import bounded
-
-    with empty_database("app_pool_no_timeout") as url:
-        engine = make_engine(url, pool_size=1, max_overflow=0, statement_timeout_ms=0)
-        try:
-            with bounded(60), engine.begin() as connection:
-                statement = connection.exec_driver_sql("SHOW statement_timeout").scalar_one()
-            with engine.begin() as connection:
-                unbounded = connection.exec_driver_sql("SHOW statement_timeout").scalar_one()
-        finally:
-            engine.dispose()
-
     # 0 is PostgreSQL's "no limit": outside a request it stays so, inside one the time left.
-    assert unbounded == "0"
-    assert statement.endswith("ms") and 0 < int(statement.removesuffix("ms")) <= 60_000
+    (inside, _), (outside, _) = statement_timeouts(0, 60, None)
+    assert outside == "0"
+    assert 0 < milliseconds(inside) <= 60_000
