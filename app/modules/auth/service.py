@@ -81,7 +81,14 @@ class AuthServiceImpl:
         )
 
     def create_token(self, request: CreateTokenRequest) -> CreateToken200:
-        user = self.users.by_email(_account_name(request.body))
+        # WHY locked until the commit: a password change or a disable committed between this
+        # read and the family's insert below would not see the family (READ COMMITTED), which
+        # then outlived the change meant to end it. The change reads the user locked too, so
+        # it waits for this login and then revokes its family (and sets a not-before time
+        # after its token), or it holds the row first and this read waits for its commit and
+        # gets the new hash (or the disable). An unknown account has no row to lock; it still
+        # pays the same argon2 work below.
+        user = self.users.by_email_locked(_account_name(request.body))
         password = request.body.password.get_secret_value()
         check = self.passwords.verify(user.password_hash if user else None, password)
         # WHY: one answer for an unknown account, a wrong password and a disabled account, and
