@@ -20,6 +20,7 @@ from starlette.testclient import TestClient
 
 from app import create_app
 from app.config import Settings
+from app.modules.auth.repo import RefreshTokenRepo
 from app.wiring import Extensions, extensions
 from runtime.testing import app_client
 from tests.integration.conftest import PASSWORD, register_and_login
@@ -249,3 +250,77 @@ def test_a_login_waiting_on_a_long_change_is_a_503_not_a_hang(
         assert logged_in.status_code == 503, logged_in.status_code
         assert changed.status_code == 200, changed.text
         assert open_families(clean_postgres, victim["id"]) == 0
+
+
+@pytest.mark.parametrize("kind", ["password change", "disable"])
+def test_a_refresh_in_flight_during_the_change_gives_no_token_that_outlives_it(
+    kind: str,
+    app_and_client: tuple[Extensions, TestClient],
+    admin: Callable[[], dict[str, str]],
+    lock_waits: LockWaits,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The refresh found its family open and claimed its token, and stops there; the change
+    runs meanwhile. The refresh must then not issue an access token the change did not end."""
+    _, client = app_and_client
+    victim = register_and_login(client)
+    change = change_of(kind, client, victim, admin)
+    pause = Pause()
+    monkeypatch.setattr(RefreshTokenRepo, "claim", pause.wrap(RefreshTokenRepo.claim))
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        in_flight = pool.submit(refresh, client, victim["refresh_token"])
+        try:
+            wait_for(pause.reached.is_set, "the refresh to claim its token")
+            changing: Future[Any] = pool.submit(change)
+            wait_for(lambda: changing.done() or lock_waits.any(), "the change to finish or wait")
+            later = int(time.time()) + 1
+            wait_for(lambda: time.time() >= later, "the next second")
+        finally:
+            pause.released.set()
+        refreshed, changed = in_flight.result(WAIT_S), changing.result(WAIT_S)
+    assert changed.status_code == 200, changed.text
+    if refreshed.status_code == 200:
+        pair = refreshed.json()
+        assert refresh(client, pair["refresh_token"]).status_code == 401
+        bearer = {"Authorization": f"Bearer {pair['access_token']}"}
+        assert client.get(f"{API}/projects", headers=bearer).status_code == 401
+    else:
+        assert refreshed.status_code == 401, refreshed.status_code
+
+
+@pytest.mark.parametrize("kind", ["password change", "disable"])
+def test_a_refresh_during_an_uncommitted_change_is_refused(
+    kind: str,
+    app_and_client: tuple[Extensions, TestClient],
+    admin: Callable[[], dict[str, str]],
+    lock_waits: LockWaits,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The change has revoked the families and stops before its commit, until its not-before
+    second; a refresh then must wait for it and fail, not read the family as open and issue
+    an access token the not-before time does not refuse."""
+    ext, client = app_and_client
+    victim = register_and_login(client)
+    change = change_of(kind, client, victim, admin)
+    denylist = ext.authenticator.denylist
+    pause = Pause()
+    monkeypatch.setattr(denylist, "remember_user", pause.wrap(denylist.remember_user))
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        changing = pool.submit(change)
+        try:
+            wait_for(pause.reached.is_set, "the change to reach its commit")
+            # WHY: the refresh then issues its token at or after the change's not-before
+            # second, so only the change's revocation of the family can refuse it.
+            later = int(time.time()) + 1
+            wait_for(lambda: time.time() >= later, "the change's not-before second")
+            in_flight: Future[Any] = pool.submit(refresh, client, victim["refresh_token"])
+            wait_for(lambda: in_flight.done() or lock_waits.any(), "the refresh to finish or wait")
+        finally:
+            pause.released.set()
+        changed, refreshed = changing.result(WAIT_S), in_flight.result(WAIT_S)
+    assert changed.status_code == 200, changed.text
+    if refreshed.status_code == 200:
+        bearer = {"Authorization": f"Bearer {refreshed.json()['access_token']}"}
+        assert client.get(f"{API}/projects", headers=bearer).status_code == 401
+    assert refreshed.status_code == 401, refreshed.status_code
+    assert [q for q in lock_waits.seen if "FROM users" in q and "FOR UPDATE" in q], lock_waits.seen

@@ -132,8 +132,14 @@ class AuthServiceImpl:
             with contextlib.suppress(redis.exceptions.RedisError):
                 self.authenticator.denylist.remember_family(str(family.id), revoked_at=utcnow())
             raise InvalidGrant("The refresh token is not valid.")
-        user = self.users.get(family.user_id)
-        if user is None or user.is_disabled:
+        # WHY locked, and the family asked again after the lock: a password change or a
+        # disable reads the user locked too. One that committed since the family was read
+        # above has revoked it, and this sees it; one still to come waits for this commit and
+        # then revokes the family and takes a not-before time after this token. Without it, a
+        # token issued after the change's not-before second, in a family revoked meanwhile, was
+        # accepted from a warm cache (which knows the user's not-before time, not the family).
+        user = self.users.get_locked(family.user_id)
+        if user is None or user.is_disabled or self.refresh_tokens.is_revoked(family.id):
             raise InvalidGrant("The refresh token is not valid.")
         return RefreshToken200(body=self._pair(user, family.id))
 

@@ -202,6 +202,9 @@ class FakeRefreshTokenRepo:
         token.used_at = utcnow()
         return True
 
+    def is_revoked(self, family_id: uuid.UUID) -> bool:
+        return self.families[family_id].revoked_at is not None
+
     def used_at(self, token_id: uuid.UUID) -> datetime | None:
         return self.tokens[token_id].used_at
 
