@@ -56,6 +56,13 @@ class RefreshTokenRepo:
         )
         return bool(getattr(result, "rowcount", 0) == 1)
 
+    def is_revoked(self, family_id: uuid.UUID) -> bool:
+        """Whether the family is revoked as committed now (not as an earlier read saw it)."""
+        revoked_at = self.session.execute(
+            select(RefreshFamily.revoked_at).where(RefreshFamily.id == family_id)
+        ).scalar_one_or_none()
+        return revoked_at is not None
+
     def used_at(self, token_id: uuid.UUID) -> datetime | None:
         """When the token was used, as committed now (after a lost ``claim``, the winner's)."""
         used: datetime | None = self.session.execute(

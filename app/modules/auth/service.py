@@ -81,7 +81,14 @@ class AuthServiceImpl:
         )
 
     def create_token(self, request: CreateTokenRequest) -> CreateToken200:
-        user = self.users.by_email(_account_name(request.body))
+        # WHY locked until the commit: a password change or a disable committed between this
+        # read and the family's insert below would not see the family (READ COMMITTED), which
+        # then outlived the change meant to end it. The change reads the user locked too, so
+        # it waits for this login and then revokes its family (and sets a not-before time
+        # after its token), or it holds the row first and this read waits for its commit and
+        # gets the new hash (or the disable). An unknown account has no row to lock; it still
+        # pays the same argon2 work below.
+        user = self.users.by_email_locked(_account_name(request.body))
         password = request.body.password.get_secret_value()
         check = self.passwords.verify(user.password_hash if user else None, password)
         # WHY: one answer for an unknown account, a wrong password and a disabled account, and
@@ -125,8 +132,14 @@ class AuthServiceImpl:
             with contextlib.suppress(redis.exceptions.RedisError):
                 self.authenticator.denylist.remember_family(str(family.id), revoked_at=utcnow())
             raise InvalidGrant("The refresh token is not valid.")
-        user = self.users.get(family.user_id)
-        if user is None or user.is_disabled:
+        # WHY locked, and the family asked again after the lock: a password change or a
+        # disable reads the user locked too. One that committed since the family was read
+        # above has revoked it, and this sees it; one still to come waits for this commit and
+        # then revokes the family and takes a not-before time after this token. Without it, a
+        # token issued after the change's not-before second, in a family revoked meanwhile, was
+        # accepted from a warm cache (which knows the user's not-before time, not the family).
+        user = self.users.get_locked(family.user_id)
+        if user is None or user.is_disabled or self.refresh_tokens.is_revoked(family.id):
             raise InvalidGrant("The refresh token is not valid.")
         return RefreshToken200(body=self._pair(user, family.id))
 

@@ -35,8 +35,34 @@ class UserRepo:
     def get(self, user_id: uuid.UUID) -> User | None:
         return self.session.get(User, user_id)
 
+    def get_locked(self, user_id: uuid.UUID) -> User | None:
+        """The user, row-locked until the transaction ends, as last committed (see
+        :meth:`by_email_locked`)."""
+        return self.session.get(User, user_id, with_for_update=True, populate_existing=True)
+
     def by_email(self, email: str) -> User | None:
         return self.session.scalar(select(User).where(User.email == email))
+
+    def by_email_locked(self, email: str) -> User | None:
+        """The user, row-locked (``FOR UPDATE``) until the transaction ends, as last committed.
+
+        WHY: a login and a change that ends every login (password, disable) both read the
+        user this way, so one runs after the other has committed (docs/SECURITY.md).
+
+        WHY ``FOR UPDATE``, not ``FOR SHARE``: the locker may write the row itself (a login
+        upgrades the password hash), and two share-lockers upgrading would deadlock.
+        WHY ``populate_existing``: a row already in the session would otherwise keep the
+        values read before the lock; the lock is worth only what was read under it.
+        WHY nothing more on SQLite: it has no row locks and ignores ``FOR UPDATE``; it
+        serialises writers, but pysqlite begins the transaction at the first write, so this
+        read is not in it and a write committed between the two is not seen. The embedded
+        default is for development (production refuses SQLite)."""
+        return self.session.scalar(
+            select(User)
+            .where(User.email == email)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
 
     def list_page(self, *, limit: int, after: Position | None = None) -> Sequence[User]:
         """Oldest first; ``after`` is the (created_at, id) of the last item already seen."""

@@ -65,17 +65,25 @@ class UsersServiceImpl:
         self.denylist = denylist
 
     def _end_every_login(self, user: models.User, *, reason: str) -> None:
-        """Revoke the user's refresh tokens and every access token issued until now."""
+        """Revoke the user's refresh tokens and every access token issued until now.
+
+        ``user`` must have been read with its row lock (``UserRepo.get_locked``)."""
         # WHY: tokens carry whole seconds (`iat`); the next second makes a token issued in
-        # this one refused too, never one issued before it accepted.
+        # this one refused too, never one issued before it accepted. WHY it holds for a login
+        # that was in flight: the locked read waited for that login's commit, so its token
+        # was issued before this instant.
         not_before = utcnow().replace(microsecond=0) + timedelta(seconds=1)
         user.tokens_not_before = not_before
-        self.refresh_tokens.revoke_all_of_user(user.id, reason=reason)
+        # WHY the user's UPDATE before the revocation: should the row lock not be held yet,
+        # the UPDATE takes it and waits for a login in flight, and only a revocation after
+        # that sees the login's family.
         self.users.flush()
+        self.refresh_tokens.revoke_all_of_user(user.id, reason=reason)
         self.denylist.remember_user(str(user.id), not_before=not_before)
 
-    def _me(self, caller: Principal) -> models.User:
-        user = self.users.get(user_id(caller))
+    def _me(self, caller: Principal, *, locked: bool = False) -> models.User:
+        read = self.users.get_locked if locked else self.users.get
+        user = read(user_id(caller))
         if user is None:
             raise UserNotFound("The account no longer exists.")
         return user
@@ -84,7 +92,9 @@ class UsersServiceImpl:
         return GetMe200(body=to_user(self._me(request.caller)))
 
     def update_me(self, request: UpdateMeRequest) -> UpdateMe200:
-        user = self._me(request.caller)
+        # WHY locked: a login holds the same row lock from its read to its commit, so a login
+        # in flight commits its family first (then revoked below) or reads what this commits.
+        user = self._me(request.caller, locked=True)
         change = request.body
         if not self.passwords.verify(
             user.password_hash, change.current_password.get_secret_value()
@@ -121,7 +131,8 @@ class UsersServiceImpl:
 
     def disable_user(self, request: DisableUserRequest) -> DisableUser200:
         require_admin(request.caller)
-        user = self.users.get(request.path.user_id)
+        # WHY locked: as in update_me, a login in flight ends before this or sees the disable.
+        user = self.users.get_locked(request.path.user_id)
         if user is None:
             raise UserNotFound(f"There is no user {request.path.user_id}.")
         user.is_disabled = True

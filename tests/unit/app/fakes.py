@@ -124,6 +124,8 @@ class FakeUserRepo:
         self.clock = clock or Clock()
         # A test sets this to play the race the e-mail pre-check cannot close.
         self.taken_on_insert = False
+        # The e-mails and ids read with a row lock (PostgreSQL holds it until the commit).
+        self.locked: list[str] = []
 
     def add(self, *, email: str, password_hash: str, role: str = "user") -> User:
         if self.taken_on_insert or self.by_email(email) is not None:
@@ -145,8 +147,16 @@ class FakeUserRepo:
     def get(self, user_id: uuid.UUID) -> User | None:
         return self.rows.get(user_id)
 
+    def get_locked(self, user_id: uuid.UUID) -> User | None:
+        self.locked.append(str(user_id))
+        return self.get(user_id)
+
     def by_email(self, email: str) -> User | None:
         return next((u for u in self.rows.values() if u.email == email), None)
+
+    def by_email_locked(self, email: str) -> User | None:
+        self.locked.append(email)
+        return self.by_email(email)
 
     def list_page(
         self, *, limit: int, after: tuple[datetime, uuid.UUID] | None = None
@@ -191,6 +201,9 @@ class FakeRefreshTokenRepo:
             return False
         token.used_at = utcnow()
         return True
+
+    def is_revoked(self, family_id: uuid.UUID) -> bool:
+        return self.families[family_id].revoked_at is not None
 
     def used_at(self, token_id: uuid.UUID) -> datetime | None:
         return self.tokens[token_id].used_at

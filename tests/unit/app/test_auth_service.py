@@ -217,6 +217,33 @@ def test_a_wrong_password_an_unknown_account_and_a_disabled_one_get_one_answer(
     invalid_grant(lambda: login(auth), WRONG_LOGIN)
 
 
+def test_a_login_reads_the_account_under_a_row_lock(auth: AuthServiceImpl) -> None:
+    """A change of the password or a disable must wait for a login that read the old row
+    (tests/integration/test_security_login_race.py plays the race on PostgreSQL)."""
+    register(auth)
+    login(auth, email="Ada@Example.com")
+    invalid_grant(lambda: login(auth, email="nobody@example.com"), WRONG_LOGIN)
+    assert auth.users.locked == ["ada@example.com", "nobody@example.com"]  # type: ignore[attr-defined]
+
+
+def test_a_refresh_asks_again_after_locking_the_user_whether_its_login_was_ended(
+    auth: AuthServiceImpl, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A password change that committed between the family's read and the user's lock
+    revoked the family; the refresh sees it then and issues nothing."""
+    register(auth)
+    pair = login(auth)
+    users, families = auth.users, auth.refresh_tokens
+    read = users.get_locked  # type: ignore[attr-defined]
+
+    def changed_meanwhile(user_id: uuid.UUID) -> object:
+        families.revoke_all_of_user(user_id, reason="password-change")  # type: ignore[attr-defined]
+        return read(user_id)
+
+    monkeypatch.setattr(users, "get_locked", changed_meanwhile)
+    invalid_grant(lambda: refresh(auth, pair.refresh_token), WRONG_REFRESH)
+
+
 def test_a_hash_made_with_weaker_parameters_is_upgraded_at_login(auth: AuthServiceImpl) -> None:
     register(auth)
     user = next(iter(auth.users.rows.values()))  # type: ignore[attr-defined]

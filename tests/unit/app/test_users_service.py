@@ -186,6 +186,20 @@ def test_an_administrator_reads_and_disables_a_user_and_ends_their_logins(
     assert not admin.is_disabled
 
 
+def test_a_password_change_and_a_disable_read_the_account_under_a_row_lock(
+    service: UsersServiceImpl,
+) -> None:
+    """A login in flight holds the same lock, so it commits first or reads the change
+    (tests/integration/test_security_login_race.py plays the race on PostgreSQL)."""
+    admin = add_user(service, "admin@example.com", role="admin")
+    ada = add_user(service, "ada@example.com")
+    service.get_me(us.GetMeRequest(caller=caller(ada)))
+    assert service.users.locked == []  # type: ignore[attr-defined]
+    update(service, ada, new_password=NEW_PASSWORD)
+    service.disable_user(us.DisableUserRequest(caller=caller(admin), path={"user_id": ada.id}))
+    assert service.users.locked == [str(ada.id), str(ada.id)]  # type: ignore[attr-defined]
+
+
 def test_an_unknown_user_is_not_found_for_reading_and_disabling(
     service: UsersServiceImpl,
 ) -> None:
