@@ -74,6 +74,36 @@ def wait_for(condition: Callable[[], bool], what: str) -> None:
         time.sleep(0.01)
 
 
+def next_second() -> None:
+    """Wait for the next wall-clock second (tokens carry whole seconds)."""
+    later = int(time.time()) + 1
+    wait_for(lambda: time.time() >= later, "the next second")
+
+
+def interleave(
+    first: Callable[[], Any],
+    pause: Pause,
+    second: Callable[[], Any],
+    *,
+    settled: Callable[[Future[Any]], bool],
+    before: Callable[[], None] = lambda: None,
+    then: Callable[[], None] = lambda: None,
+) -> tuple[Any, Any]:
+    """Run ``first`` until ``pause`` holds it, then ``second`` until ``settled`` says so of
+    it; ``before`` and ``then`` run around the second's start. Released, both answers."""
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        one = pool.submit(first)
+        try:
+            wait_for(pause.reached.is_set, "the first request to reach its pause")
+            before()
+            two = pool.submit(second)
+            wait_for(lambda: settled(two), "the second request to settle")
+            then()
+        finally:
+            pause.released.set()
+        return one.result(WAIT_S), two.result(WAIT_S)
+
+
 class LockWaits:
     """Backends of the test database (other than this one) waiting for a lock."""
 
@@ -91,6 +121,10 @@ class LockWaits:
             ).all()
         self.seen = [row[0] for row in rows]
         return bool(rows)
+
+    def or_done(self, request: Future[Any]) -> bool:
+        """Whether ``request`` has finished, or some backend waits for a lock."""
+        return request.done() or self.any()
 
     def close(self) -> None:
         self.engine.dispose()
@@ -112,6 +146,14 @@ def change_of(
         return lambda: client.patch(f"{API}/users/me", json=body, headers=victim["headers"])
     headers = admin()
     return lambda: client.post(f"{API}/users/{victim['id']}/disable", headers=headers)
+
+
+def pause_before_commit(ext: Extensions, monkeypatch: pytest.MonkeyPatch) -> Pause:
+    """Stops the change after its writes, before its commit: ``remember_user`` is its last step."""
+    denylist = ext.authenticator.denylist
+    pause = Pause()
+    monkeypatch.setattr(denylist, "remember_user", pause.wrap(denylist.remember_user))
+    return pause
 
 
 @pytest.fixture
@@ -162,20 +204,16 @@ def test_a_login_verifying_the_old_password_during_the_change_is_ended_by_it(
     change = change_of(kind, client, victim, admin)
     pause = Pause()
     monkeypatch.setattr(ext.passwords, "verify", pause.wrap(ext.passwords.verify))
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        in_flight = pool.submit(login, client, victim["email"])
-        try:
-            wait_for(pause.reached.is_set, "the login to verify the password")
-            changing: Future[Any] = pool.submit(change)
-            wait_for(lambda: changing.done() or lock_waits.any(), "the change to finish or wait")
-            # WHY: the login's token is then issued in a later second than any not-before
-            # time the change took before it waited (or finished): only a change that really
-            # ran after the login can refuse that token.
-            later = int(time.time()) + 1
-            wait_for(lambda: time.time() >= later, "the next second")
-        finally:
-            pause.released.set()
-        logged_in, changed = in_flight.result(WAIT_S), changing.result(WAIT_S)
+    # WHY the next second: the login's token is then issued in a later second than any
+    # not-before time the change took before it waited (or finished): only a change that
+    # really ran after the login can refuse that token.
+    logged_in, changed = interleave(
+        lambda: login(client, victim["email"]),
+        pause,
+        change,
+        settled=lock_waits.or_done,
+        then=next_second,
+    )
     assert changed.status_code == 200, changed.text
     assert open_families(clean_postgres, victim["id"]) == 0
     # The login was answered (it read the old row and committed first), but the change that
@@ -204,18 +242,13 @@ def test_a_login_during_an_uncommitted_change_reads_the_changed_account(
     ext, client = app_and_client
     victim = register_and_login(client)
     change = change_of(kind, client, victim, admin)
-    denylist = ext.authenticator.denylist
-    pause = Pause()
-    monkeypatch.setattr(denylist, "remember_user", pause.wrap(denylist.remember_user))
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        changing = pool.submit(change)
-        try:
-            wait_for(pause.reached.is_set, "the change to reach its commit")
-            in_flight: Future[Any] = pool.submit(login, client, victim["email"])
-            wait_for(lambda: in_flight.done() or lock_waits.any(), "the login to finish or wait")
-        finally:
-            pause.released.set()
-        changed, logged_in = changing.result(WAIT_S), in_flight.result(WAIT_S)
+    pause = pause_before_commit(ext, monkeypatch)
+    changed, logged_in = interleave(
+        change,
+        pause,
+        lambda: login(client, victim["email"]),
+        settled=lock_waits.or_done,
+    )
     assert changed.status_code == 200, changed.text
     assert open_families(clean_postgres, victim["id"]) == 0
     assert logged_in.status_code == 401, logged_in.status_code
@@ -234,19 +267,11 @@ def test_a_login_waiting_on_a_long_change_is_a_503_not_a_hang(
     with app_client(app) as client:
         ext = extensions(app.app)
         victim = register_and_login(client)
-        denylist = ext.authenticator.denylist
-        pause = Pause()
-        monkeypatch.setattr(denylist, "remember_user", pause.wrap(denylist.remember_user))
+        pause = pause_before_commit(ext, monkeypatch)
         change = change_of("password change", client, victim, lambda: {})
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            changing = pool.submit(change)
-            try:
-                wait_for(pause.reached.is_set, "the change to reach its commit")
-                in_flight: Future[Any] = pool.submit(login, client, victim["email"])
-                wait_for(in_flight.done, "the login to give up")
-            finally:
-                pause.released.set()
-            changed, logged_in = changing.result(WAIT_S), in_flight.result(WAIT_S)
+        changed, logged_in = interleave(
+            change, pause, lambda: login(client, victim["email"]), settled=Future.done
+        )
         assert logged_in.status_code == 503, logged_in.status_code
         assert changed.status_code == 200, changed.text
         assert open_families(clean_postgres, victim["id"]) == 0
@@ -267,17 +292,13 @@ def test_a_refresh_in_flight_during_the_change_gives_no_token_that_outlives_it(
     change = change_of(kind, client, victim, admin)
     pause = Pause()
     monkeypatch.setattr(RefreshTokenRepo, "claim", pause.wrap(RefreshTokenRepo.claim))
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        in_flight = pool.submit(refresh, client, victim["refresh_token"])
-        try:
-            wait_for(pause.reached.is_set, "the refresh to claim its token")
-            changing: Future[Any] = pool.submit(change)
-            wait_for(lambda: changing.done() or lock_waits.any(), "the change to finish or wait")
-            later = int(time.time()) + 1
-            wait_for(lambda: time.time() >= later, "the next second")
-        finally:
-            pause.released.set()
-        refreshed, changed = in_flight.result(WAIT_S), changing.result(WAIT_S)
+    refreshed, changed = interleave(
+        lambda: refresh(client, victim["refresh_token"]),
+        pause,
+        change,
+        settled=lock_waits.or_done,
+        then=next_second,
+    )
     assert changed.status_code == 200, changed.text
     if refreshed.status_code == 200:
         pair = refreshed.json()
@@ -302,22 +323,16 @@ def test_a_refresh_during_an_uncommitted_change_is_refused(
     ext, client = app_and_client
     victim = register_and_login(client)
     change = change_of(kind, client, victim, admin)
-    denylist = ext.authenticator.denylist
-    pause = Pause()
-    monkeypatch.setattr(denylist, "remember_user", pause.wrap(denylist.remember_user))
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        changing = pool.submit(change)
-        try:
-            wait_for(pause.reached.is_set, "the change to reach its commit")
-            # WHY: the refresh then issues its token at or after the change's not-before
-            # second, so only the change's revocation of the family can refuse it.
-            later = int(time.time()) + 1
-            wait_for(lambda: time.time() >= later, "the change's not-before second")
-            in_flight: Future[Any] = pool.submit(refresh, client, victim["refresh_token"])
-            wait_for(lambda: in_flight.done() or lock_waits.any(), "the refresh to finish or wait")
-        finally:
-            pause.released.set()
-        changed, refreshed = changing.result(WAIT_S), in_flight.result(WAIT_S)
+    pause = pause_before_commit(ext, monkeypatch)
+    # WHY the next second first: the refresh then issues its token at or after the change's
+    # not-before second, so only the change's revocation of the family can refuse it.
+    changed, refreshed = interleave(
+        change,
+        pause,
+        lambda: refresh(client, victim["refresh_token"]),
+        settled=lock_waits.or_done,
+        before=next_second,
+    )
     assert changed.status_code == 200, changed.text
     if refreshed.status_code == 200:
         bearer = {"Authorization": f"Bearer {refreshed.json()['access_token']}"}
