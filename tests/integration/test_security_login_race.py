@@ -24,7 +24,7 @@ from app.modules.auth.repo import RefreshTokenRepo
 from app.wiring import Extensions, extensions
 from runtime.testing import app_client
 from tests.integration.conftest import PASSWORD, register_and_login
-from tests.integration.test_security_refresh import refresh, sql
+from tests.integration.test_security_refresh import open_families, refresh
 
 API = "/api/v1"
 NEW_PASSWORD = "a different long passphrase"
@@ -170,15 +170,6 @@ def admin(
         return {"Authorization": f"Bearer {pair.json()['access_token']}"}
 
     return headers
-
-
-def open_families(database_url: str, user: str) -> int:
-    count: int = sql(
-        database_url,
-        "SELECT count(*) FROM refresh_families WHERE user_id = :u AND revoked_at IS NULL",
-        u=user,
-    )[0][0]
-    return count
 
 
 def login(client: TestClient, email: str) -> Any:

@@ -56,6 +56,16 @@ def sql(url: str, statement: str, **params: Any) -> list[Any]:
         engine.dispose()
 
 
+def open_families(database_url: str, user: str) -> int:
+    """How many logins of ``user`` are not revoked."""
+    count: int = sql(
+        database_url,
+        "SELECT count(*) FROM refresh_families WHERE user_id = :u AND revoked_at IS NULL",
+        u=user,
+    )[0][0]
+    return count
+
+
 def test_rotation_returns_a_new_pair_and_the_old_refresh_token_then_fails(
     anonymous: TestClient,
 ) -> None:
@@ -243,12 +253,7 @@ def test_a_password_change_revokes_every_family_of_the_user(
     assert changed.status_code == 200, changed.text
     assert_invalid_grant(refresh(anonymous, first["refresh_token"]))
     assert_invalid_grant(refresh(anonymous, second["refresh_token"]))
-    open_families = sql(
-        clean_postgres,
-        "SELECT count(*) FROM refresh_families WHERE user_id = :u AND revoked_at IS NULL",
-        u=first["id"],
-    )
-    assert open_families[0][0] == 0
+    assert open_families(clean_postgres, first["id"]) == 0
     # Another user's login is untouched; the new password works, the old one does not.
     assert refresh(anonymous, bystander["refresh_token"]).status_code == 200
     relogin = anonymous.post(
